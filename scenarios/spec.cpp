@@ -1,0 +1,221 @@
+#include "scenarios/spec.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+namespace rosetta {
+
+std::string_view to_string(Scenario scenario) {
+    return scenario == Scenario::download ? "download" : "crawl";
+}
+
+namespace {
+
+using RateField = double FaultRates::*;
+constexpr std::array<std::pair<std::string_view, RateField>, 7> fault_fields = {{
+    {"reset", &FaultRates::reset},
+    {"stall", &FaultRates::stall},
+    {"status", &FaultRates::status},
+    {"notfound", &FaultRates::notfound},
+    {"truncate", &FaultRates::truncate},
+    {"malformed", &FaultRates::malformed},
+    {"slow", &FaultRates::slow},
+}};
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+std::string FaultRates::to_string() const {
+    std::string text;
+    for (auto [name, field] : fault_fields) {
+        if (this->*field <= 0) continue;
+        if (!text.empty()) text += ',';
+        text += fmt::format("{}={:g}", name, this->*field);
+    }
+    return text.empty() ? "none" : text;
+}
+
+FaultRates parse_faults(std::string_view text) {
+    FaultRates rates;
+    text = trim(text);
+    if (text.empty() || text == "none") return rates;
+    std::map<std::string_view, bool> seen;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        std::string_view item = trim(text.substr(0, comma));
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        auto eq = item.find('=');
+        if (eq == std::string_view::npos)
+            throw std::invalid_argument(fmt::format("'{}' is not NAME=RATE", item));
+        std::string_view name = trim(item.substr(0, eq));
+        std::string rate_text(trim(item.substr(eq + 1)));
+        RateField field = nullptr;
+        for (auto [known, f] : fault_fields)
+            if (known == name) field = f;
+        if (!field)
+            throw std::invalid_argument(fmt::format(
+                "unknown fault class '{}' (known: reset, stall, status, notfound, truncate, "
+                "malformed, slow)",
+                name));
+        if (seen[name]) throw std::invalid_argument(fmt::format("fault class '{}' given twice", name));
+        seen[name] = true;
+        char* end = nullptr;
+        double rate = std::strtod(rate_text.c_str(), &end);
+        if (rate_text.empty() || end != rate_text.c_str() + rate_text.size() || !(rate >= 0) ||
+            rate > 1)
+            throw std::invalid_argument(
+                fmt::format("rate of '{}' must be a number in [0, 1], got '{}'", name, rate_text));
+        rates.*field = rate;
+    }
+    if (rates.total() > 1 + 1e-9)
+        throw std::invalid_argument(fmt::format("fault rates add up to {:g}, more than 1", rates.total()));
+    return rates;
+}
+
+int min_page_bytes(int links) { return 1024 + 128 * links; }
+
+void add_site_options(CLI::App& app, Spec& spec) {
+    app.add_option("--pages", spec.pages, "Pages of the synthetic site; download fetches all of them")
+        ->check(CLI::Range(1, 10'000'000))
+        ->capture_default_str();
+    app.add_option("--page-bytes", spec.page_bytes, "Body size of a page")
+        ->check(CLI::Range(256, 64 << 20))
+        ->capture_default_str();
+    app.add_option("--links", spec.links, "Links per page")->check(CLI::Range(0, 1000))->capture_default_str();
+    app.add_option("--latency-ms", spec.latency_ms, "Origin think time per response (ms)")
+        ->check(CLI::Range(0, 3'600'000))
+        ->capture_default_str();
+    app.add_option_function<std::string>(
+           "--faults", [&spec](const std::string& text) { spec.faults = parse_faults(text); },
+           "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
+           "malformed=0.01,slow=0.01")
+        ->type_name("SPEC")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                try {
+                    parse_faults(text);
+                } catch (const std::invalid_argument& e) {
+                    return std::string(e.what());
+                }
+                return std::string();
+            },
+            "SPEC"))
+        ->default_str("none");
+    app.add_option("--threads", spec.threads, "Event loops / schedulers (event-driven models, origin)")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    app.add_option("--seed", spec.seed, "Seed of the site and the faults")->capture_default_str();
+}
+
+void add_client_options(CLI::App& app, Spec& spec) {
+    app.add_option_function<std::string>(
+           "--scenario",
+           [&spec](const std::string& name) {
+               spec.scenario = name == "crawl" ? Scenario::crawl : Scenario::download;
+           },
+           "Which program: download or crawl")
+        ->check(CLI::IsMember({"download", "crawl"}))
+        ->type_name("download|crawl")
+        ->required();
+    app.add_option("--concurrency", spec.concurrency, "At most C requests in flight")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    app.add_option_function<int>(
+           "--max-pages", [&spec](int m) { spec.max_pages = m; }, "Crawl budget (URLs fetched)")
+        ->check(CLI::Range(1, 100'000'000))
+        ->default_str("none");
+    app.add_option("--timeout-ms", spec.timeout_ms, "Per attempt: connect + full response (ms)")
+        ->check(CLI::Range(1, 3'600'000))
+        ->capture_default_str();
+    app.add_option("--retries", spec.retries, "Extra attempts for retryable outcomes")
+        ->check(CLI::Range(0, 100))
+        ->capture_default_str();
+    app.add_option_function<std::string>(
+           "--keepalive", [&spec](const std::string& value) { spec.keepalive = value == "on"; },
+           "Reuse connections where the model can")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->type_name("on|off")
+        ->default_str("on");
+    app.add_option("--origin", spec.origin, "HOST:PORT of a running HTTP/1.1 server (default: start one)")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                try {
+                    parse_host_port(text);
+                } catch (const std::invalid_argument& e) {
+                    return std::string(e.what());
+                }
+                return std::string();
+            },
+            "HOST:PORT"));
+    app.add_option("--start", spec.start, "Where the crawl starts (a path)")->capture_default_str();
+    app.add_flag("--json", spec.json, "Print the result as one JSON object");
+    app.add_option("--records", spec.records, "Write per-attempt records to FILE (JSON lines)")
+        ->type_name("FILE");
+    app.add_option("--out", spec.out, "Append the result JSON line to FILE")->type_name("FILE");
+}
+
+void add_spec_options(CLI::App& app, Spec& spec) {
+    add_client_options(app, spec);
+    add_site_options(app, spec);
+}
+
+void validate(const Spec& spec) {
+    if (spec.page_bytes < min_page_bytes(spec.links))
+        throw CLI::ValidationError(
+            "--page-bytes", fmt::format("{} is too small for {} links per page (at least {})",
+                                        spec.page_bytes, spec.links, min_page_bytes(spec.links)));
+    if (spec.start.empty() || spec.start.front() != '/')
+        throw CLI::ValidationError("--start", fmt::format("'{}' is not a path starting with /", spec.start));
+}
+
+void parse_command_line(CLI::App& app, int argc, char** argv, const Spec* spec_to_validate) {
+    std::string program = app.get_name();
+    try {
+        app.parse(argc, argv);
+        if (spec_to_validate) validate(*spec_to_validate);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        std::exit(0);
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        std::exit(0);
+    } catch (const CLI::ParseError& e) {
+        std::string what = e.what();
+        for (char& c : what)
+            if (c == '\n') c = ' ';
+        std::cerr << program << ": " << what << " (see --help)\n";
+        std::exit(2);
+    } catch (const std::exception& e) {
+        std::cerr << program << ": " << e.what() << " (see --help)\n";
+        std::exit(2);
+    }
+}
+
+HostPort parse_host_port(std::string_view text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+        throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT", text));
+    HostPort hp;
+    hp.host = std::string(text.substr(0, colon));
+    std::string_view port_text = text.substr(colon + 1);
+    unsigned port = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 || port > 65535)
+        throw std::invalid_argument(fmt::format("'{}' has no valid port (1-65535)", text));
+    hp.port = static_cast<std::uint16_t>(port);
+    return hp;
+}
+
+}  // namespace rosetta

@@ -1,0 +1,82 @@
+// The spec: every option of the workbench, parsed in one place for every executable
+// (`rosetta run`, `rosetta origin`, each `rosetta-<id>`), so a model never sees argv.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rosetta {
+
+enum class Scenario { download, crawl };
+std::string_view to_string(Scenario scenario);
+
+// Probabilities per attempt of each fault class the origin can inject. They are drawn in
+// this order from one uniform number, so their sum must stay <= 1.
+struct FaultRates {
+    double reset = 0, stall = 0, status = 0, notfound = 0, truncate = 0, malformed = 0, slow = 0;
+
+    double total() const { return reset + stall + status + notfound + truncate + malformed + slow; }
+    bool any() const { return total() > 0; }
+    // Canonical text: "none", or "name=rate,..." in the fixed order above, zero rates left out.
+    std::string to_string() const;
+};
+
+// Parses "reset=0.01,stall=0.02", "none" or "". Throws std::invalid_argument with a one-line
+// reason naming the bad part (unknown class, rate outside [0,1], sum over 1, repeated class).
+FaultRates parse_faults(std::string_view text);
+
+struct Spec {
+    Scenario scenario = Scenario::download;
+    int concurrency = 100;
+    int pages = 1000;
+    std::optional<int> max_pages;
+    int page_bytes = 16384;
+    int links = 8;
+    int latency_ms = 0;
+    FaultRates faults;
+    int timeout_ms = 5000;
+    int retries = 2;
+    bool keepalive = true;
+    int threads = 1;
+    std::uint64_t seed = 1;
+    std::string origin;  // HOST:PORT, empty: the harness starts one
+    std::string start = "/";
+    bool json = false;
+    std::string records;  // per-attempt records file, empty: none
+    std::string out;      // result JSON lines file to append to, empty: none
+    int port = 0;         // `rosetta origin` only: port to listen on, 0 = ephemeral
+};
+
+// Smallest body that still holds a page's skeleton and its links.
+int min_page_bytes(int links);
+
+// The options of the synthetic site and origin: --pages --page-bytes --links --latency-ms
+// --faults --threads --seed.
+void add_site_options(CLI::App& app, Spec& spec);
+// The options of a client run: --scenario (required) --concurrency --max-pages --timeout-ms
+// --retries --keepalive --origin --start --json --records --out.
+void add_client_options(CLI::App& app, Spec& spec);
+// Both: what `rosetta run` and every model executable accept.
+void add_spec_options(CLI::App& app, Spec& spec);
+
+// Cross-option checks CLI11 cannot express (page-bytes vs links, start path shape).
+// Throws CLI::ValidationError naming the option.
+void validate(const Spec& spec);
+
+// Parses argv into app. --help prints the help and exits 0; any user mistake prints one line
+// "<program>: <option>: <reason>" on stderr and exits 2. Never returns on those paths.
+void parse_command_line(CLI::App& app, int argc, char** argv, const Spec* spec_to_validate);
+
+// Parses "HOST:PORT" (port 1-65535). Throws std::invalid_argument.
+struct HostPort {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string authority() const { return host + ":" + std::to_string(port); }
+};
+HostPort parse_host_port(std::string_view text);
+
+}  // namespace rosetta
