@@ -1,0 +1,57 @@
+// Child processes for the harness: spawn with captured output, wait with a deadline, measure
+// the whole process tree from outside (/proc for memory, wait4's rusage for CPU and switches).
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rosetta {
+
+class Child {
+public:
+    // Starts path with args in its own process group; stdout (and stderr when capture_stderr)
+    // come back over pipes. Throws std::system_error when it cannot start.
+    Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr);
+    ~Child();  // kills the group and reaps it if still running; closes the pipes
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    pid_t pid() const { return pid_; }
+    int stdout_fd() const { return out_; }
+    int stderr_fd() const { return err_; }
+    int pid_fd() const { return pidfd_; }  // readable when the child has exited
+
+    // Reaps the child (it must have exited: pid_fd readable). rusage includes its reaped
+    // descendants.
+    void reap();
+    bool reaped() const { return reaped_; }
+    int wait_status() const { return status_; }
+    const rusage& usage() const { return usage_; }
+
+    void signal_group(int sig) const;
+    // SIGTERM, up to grace_ms for an exit, then SIGKILL; reaps.
+    void stop(int grace_ms);
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1, err_ = -1, pidfd_ = -1;
+    bool reaped_ = false;
+    int status_ = 0;
+    rusage usage_{};
+};
+
+// Resident memory of pid and all its descendants, in KiB (0 if pid is gone).
+std::uint64_t tree_rss_kib(pid_t pid);
+
+// Reads what is available on fd (non-blocking) and appends it; false at EOF.
+bool drain(int fd, std::string& into);
+
+// "exit 3", "signal SIGSEGV" from a wait status.
+std::string describe_wait_status(int status);
+
+}  // namespace rosetta

@@ -1,0 +1,41 @@
+// The few socket facts every model shares: where the origin is, how to open a socket to it,
+// and how to name an errno so a reader can act on it. No waiting here: each model connects,
+// reads and writes in its own way.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+
+namespace rosetta {
+
+struct Endpoint {
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    std::string authority;  // "host:port" as given, for Host headers and same-origin checks
+};
+
+// Resolves "HOST:PORT" once, at start (getaddrinfo is blocking and has no deadline, so no model
+// calls it per request). Throws std::runtime_error with the resolver's reason.
+Endpoint resolve_endpoint(const std::string& host_port);
+
+// A new non-blocking TCP socket for the endpoint, close-on-exec, TCP_NODELAY on.
+// Returns -1 with errno set.
+int open_tcp_socket(const Endpoint& endpoint);
+
+// Starts a non-blocking connect: 0 when connected at once, EINPROGRESS while pending, or the
+// errno of the failure.
+int start_connect(int fd, const Endpoint& endpoint);
+// After the socket became writable: 0 when connected, else the errno (SO_ERROR).
+int connect_result(int fd);
+
+// "ECONNREFUSED", "EMFILE", ... (glibc's strerrorname_np, with a fallback).
+std::string errno_name(int err);
+// "socket: EMFILE (RLIMIT_NOFILE 20000)": the operation, the errno name and, for errors that
+// mean a limit was hit, the limit in force, read from the system at the time.
+std::string describe_error(const char* operation, int err);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+long raise_fd_limit();
+
+}  // namespace rosetta

@@ -1,0 +1,75 @@
+// Running the built executables from a test: `rosetta run ... --json` and the model binaries,
+// each with a deadline, output captured.
+#pragma once
+
+#include "bench/harness/process.hpp"
+#include "scenarios/records.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace rosetta::test {
+
+inline const std::string bin_dir = ROSETTA_BIN_DIR;
+
+struct Ran {
+    int exit_code = -1;  // -1: killed at the deadline or by a signal
+    std::string out, err;
+    double seconds = 0;
+    nlohmann::json json() const {
+        auto end = out.find_last_not_of('\n');
+        auto start = out.rfind('\n', end);
+        std::string line = out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+        return nlohmann::json::parse(line);
+    }
+};
+
+inline Ran run_binary(const std::string& name, const std::vector<std::string>& args, int deadline_s = 120) {
+    Ran ran;
+    Child child(bin_dir + "/" + name, args, true);
+    std::int64_t start = monotonic_ns(), deadline = start + std::int64_t{deadline_s} * 1'000'000'000;
+    bool out_open = true, err_open = true;
+    while (!child.reaped()) {
+        pollfd p[3] = {{out_open ? child.stdout_fd() : -1, POLLIN, 0},
+                       {err_open ? child.stderr_fd() : -1, POLLIN, 0},
+                       {child.pid_fd(), POLLIN, 0}};
+        ::poll(p, 3, 100);
+        if (p[0].revents) out_open = drain(child.stdout_fd(), ran.out);
+        if (p[1].revents) err_open = drain(child.stderr_fd(), ran.err);
+        if (p[2].revents & POLLIN) {
+            child.reap();
+        } else if (monotonic_ns() > deadline) {
+            child.stop(1000);
+            ADD_FAILURE() << name << " still running after " << deadline_s << " s";
+        }
+    }
+    if (out_open) drain(child.stdout_fd(), ran.out);
+    if (err_open) drain(child.stderr_fd(), ran.err);
+    ran.seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+    int status = child.wait_status();
+    if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
+    return ran;
+}
+
+// A 127.0.0.1 port nobody listens on: bound, never listened, then closed.
+inline int closed_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t len = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+}  // namespace rosetta::test
