@@ -1,0 +1,36 @@
+// The verifier: compares what a run did (its records, and the origin's request counts) with
+// what the site truth says a correct client must do. It names the first mismatches, so a
+// failed verification reads as a bug report, not as a boolean.
+#pragma once
+
+#include "scenarios/records.hpp"
+#include "scenarios/site.hpp"
+#include "scenarios/spec.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rosetta {
+
+struct VerifyInput {
+    const Site& site;
+    Scenario scenario = Scenario::download;
+    int retries = 2;
+    std::optional<int> max_pages;
+    std::string start = "/";
+    const std::vector<Record>& records;
+    // path -> requests the origin received for it (from /__stats); null: not checked.
+    const std::map<std::string, std::uint64_t>* origin_counts = nullptr;
+};
+
+struct Verdict {
+    bool verified = true;
+    std::vector<std::string> mismatches;  // the first ones, in a stable order
+    std::size_t mismatch_count = 0;       // all of them
+};
+
+Verdict verify(const VerifyInput& input, std::size_t max_reported = 10);
+
+}  // namespace rosetta
