@@ -3,6 +3,9 @@
 // never shows in a model's numbers.
 #pragma once
 
+// Inlined: the streaming state must be a complete type to live inside Exchange, and inlining
+// lets the compiler specialise the hash loop.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cstdint>
