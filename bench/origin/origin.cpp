@@ -123,7 +123,10 @@ int run_origin_command(const Spec& spec) {
         while (sigwait(&signals, &signal) != 0) {
         }
         server.stop();
-    } catch (const std::exception& e) {  // bind failures (std::system_error), a site too big
+    } catch (const std::system_error& e) {  // its message starts with "origin: "
+        std::cerr << "rosetta " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {  // a site whose pages cannot hold their links
         std::cerr << "rosetta origin: " << e.what() << "\n";
         return 1;
     }
