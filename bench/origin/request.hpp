@@ -1,8 +1,10 @@
 // The origin's HTTP/1.1 request reader: the request line and the headers it acts on, nothing
-// more. Written by hand rather than with Beast's request_parser, whose header container
-// allocates per field: at tens of thousands of requests a second on one core that showed as
-// the largest cost after the syscalls (measured: ~0.1 us per wrk request here vs ~0.6 us with
-// a Beast parser built per request). The price is owning the corner cases below.
+// more. Measured against Boost.Beast's request_parser<empty_body> built per request, on wrk's
+// 44-byte request and a curl-like 108-byte one: 0.04 / 0.10 us here, 0.07 / 0.24 us for
+// Beast. Both vanish next to the ~10 us sendmsg of a 16 KiB page, so speed is not the reason
+// for writing it; the reason is that every refusal the origin makes (too long, folded,
+// conflicting lengths, chunked) is stated in these hundred lines, with no allocation per
+// request. The accepted cost: owning those corner cases instead of borrowing Beast's.
 #pragma once
 
 #include <cstddef>
