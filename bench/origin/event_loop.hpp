@@ -1,0 +1,169 @@
+// One event loop of the origin: an epoll set with its own listener, the connections it
+// accepted, and two timer queues. Internal to the origin; OriginServer runs one per thread.
+#pragma once
+
+#include "bench/origin/request.hpp"
+#include "bench/origin/stats.hpp"
+#include "scenarios/site.hpp"
+#include "scenarios/spec.hpp"
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rosetta {
+
+using Clock = std::chrono::steady_clock;
+
+// Owns one file descriptor; closes it once.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    void reset();
+
+private:
+    int fd_ = -1;
+};
+
+// What every loop serves and counts, built once before any loop runs and read-only after,
+// but for the counters.
+struct OriginState {
+    OriginState(const Spec& spec, std::string authority);
+
+    Site site;
+    Clock::duration latency;
+    int threads;
+    // Every page back to back when pages * page_bytes fits the cache budget, else empty and
+    // pages are generated per request.
+    std::string bodies;
+    // All pages have the same length, so one 200 head serves them all.
+    std::string page_head_keep_alive, page_head_close;
+
+    RequestCounts counts;
+    PeakGauge connections, inflight;
+    std::atomic<std::uint64_t> bad_requests{0};
+
+    std::optional<std::string_view> cached_body(int page) const;
+    nlohmann::json stats() const;
+};
+
+struct Connection;
+
+// Connections waiting for a deadline. Every connection in one queue waits the same delay
+// (the latency, or the drip interval) from a monotonic clock, so arrival order is deadline
+// order and a FIFO does what a min-heap would: O(1) push and pop, and O(1) removal of a
+// connection that closes while it waits, which a heap cannot do without an index.
+class TimerQueue {
+public:
+    void push(Connection& connection, Clock::time_point deadline);
+    void remove(Connection& connection);
+    Connection* front() const { return head_; }
+
+private:
+    Connection* head_ = nullptr;
+    Connection* tail_ = nullptr;
+};
+
+enum class After { keep_alive, close, reset };
+
+struct Connection {
+    // reading: waiting for a complete request. delayed: the latency is running. writing: the
+    // socket is full, EPOLLOUT pending. dripping: between two pieces of a slow body.
+    // stalled: never answered; waits for the client to go.
+    enum class State { reading, delayed, writing, dripping, stalled };
+    // What the request asked for, kept until the latency has passed.
+    enum class Reply { served, stats, bad_request, not_allowed };
+
+    int fd = -1;
+    std::size_t slot = 0;  // index in EventLoop::connections_
+    State state = State::reading;
+    std::uint32_t events = 0;  // the epoll interest registered now
+    bool peer_closed = false;  // read() saw EOF: serve what is here, then close
+    bool dead = false;         // closed; freed when the current batch of events is done
+    bool in_flight = false;    // counted in OriginState::inflight
+    std::string input;         // received and not yet consumed
+
+    Reply reply = Reply::served;
+    std::optional<int> page;
+    Fault fault = Fault::none;
+    bool keep_alive = true, head_only = false;
+
+    // The response: head, then body[0, body_end), sent up to piece_end (all of it unless the
+    // body drips). Views into the state's caches or into owned_*; never copied to send.
+    std::string owned_head, owned_body;
+    std::string_view head, body;
+    std::size_t body_end = 0, piece_end = 0, sent = 0;
+    int pieces = 1, piece = 1;
+    After after = After::keep_alive;
+
+    // Membership of one TimerQueue.
+    TimerQueue* queue = nullptr;
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+    Clock::time_point deadline;
+};
+
+class EventLoop {
+public:
+    EventLoop(OriginState& state, Fd listener);
+    ~EventLoop();  // closes every connection still open, the listener, epoll and eventfd
+
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    void run();   // until wake()
+    void wake();  // from any thread
+
+private:
+    void accept_clients();
+    void pause_listener();
+    void on_event(Connection& c, std::uint32_t events);
+    void on_readable(Connection& c);
+    void serve(Connection& c);
+    void begin(Connection& c, const Request* request);
+    void respond(Connection& c);
+    void send_head_only(Connection& c, std::string_view head_text, After after);
+    void flush(Connection& c);
+    void complete(Connection& c);
+    void progress(Connection& c);
+    void fire_timers();
+    int next_timeout_ms();
+    void update_interest(Connection& c);
+    void close_gracefully(Connection& c);
+    void close_with_reset(Connection& c);
+    void close_connection(Connection& c);
+
+    OriginState& state_;
+    Fd listener_, epoll_, wake_;
+    std::vector<std::unique_ptr<Connection>> connections_;
+    // Closed during this batch of events: later events of the batch may still name them.
+    std::vector<std::unique_ptr<Connection>> graveyard_;
+    TimerQueue latency_timers_, drip_timers_;
+    std::optional<Clock::time_point> listener_paused_until_;
+    Clock::time_point now_;
+    bool running_ = false;
+    std::unique_ptr<char[]> scratch_;
+    std::array<epoll_event, 512> events_{};
+};
+
+}  // namespace rosetta

@@ -1,0 +1,33 @@
+#include "bench/origin/stats.hpp"
+
+#include "scenarios/site.hpp"
+
+namespace rosetta {
+
+RequestCounts::RequestCounts(const Site& site)
+    : site_(site),
+      pages_(static_cast<std::size_t>(site.params().pages)),
+      page_counts_(std::make_unique<std::atomic<std::uint32_t>[]>(pages_)) {}
+
+std::uint32_t RequestCounts::count(std::string_view path) {
+    total_.fetch_add(1, std::memory_order_relaxed);
+    if (path == "/") return root_count_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (std::optional<int> page = site_.page_of(path))
+        return page_counts_[static_cast<std::size_t>(*page)].fetch_add(1, std::memory_order_relaxed) + 1;
+    std::lock_guard lock(others_mutex_);
+    return ++others_[std::string(path)];
+}
+
+nlohmann::json RequestCounts::paths() const {
+    nlohmann::json paths = nlohmann::json::object();
+    if (std::uint32_t n = root_count_.load(std::memory_order_relaxed)) paths["/"] = n;
+    // O(pages) per call, ~10 ms at the 10M-page maximum: fine for a probe read once a run.
+    for (std::size_t id = 0; id < pages_; ++id)
+        if (std::uint32_t n = page_counts_[id].load(std::memory_order_relaxed))
+            paths["/p/" + std::to_string(id)] = n;
+    std::lock_guard lock(others_mutex_);
+    for (const auto& [path, n] : others_) paths[path] = n;
+    return paths;
+}
+
+}  // namespace rosetta

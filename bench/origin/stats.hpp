@@ -1,0 +1,61 @@
+// What the origin counts, shared by all its event loops: the harness reads it through
+// GET /__stats to prove what a client did (no duplicate fetch, C10k really held).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rosetta {
+
+class Site;
+
+// A level and the highest it has been. Two relaxed atomics: the peak may trail the level by
+// a moment, never miss a maximum.
+class PeakGauge {
+public:
+    void add() {
+        std::int64_t now = level_.fetch_add(1, std::memory_order_relaxed) + 1;
+        std::int64_t peak = peak_.load(std::memory_order_relaxed);
+        while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+        }
+    }
+    void remove() { level_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t level() const { return level_.load(std::memory_order_relaxed); }
+    std::int64_t peak() const { return peak_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> level_{0}, peak_{0};
+};
+
+// Requests per path. The counter is also the attempt number the fault draw uses, so it is
+// shared by all loops: a retry that lands on another loop still sees attempt 2. Page paths
+// are an array of atomics indexed by id (no lock on the hot path, 4 bytes a page); anything
+// else, rare by construction, goes to a map under a mutex.
+class RequestCounts {
+public:
+    explicit RequestCounts(const Site& site);
+
+    // Counts one more request for path and returns its attempt number (1 for the first).
+    std::uint32_t count(std::string_view path);
+    std::uint64_t total() const { return total_.load(std::memory_order_relaxed); }
+    // {"/p/3": 2, ...}: every path requested at least once.
+    nlohmann::json paths() const;
+
+private:
+    const Site& site_;
+    std::size_t pages_ = 0;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> page_counts_;
+    std::atomic<std::uint32_t> root_count_{0};  // "/" is page 0's body but a path of its own
+    std::atomic<std::uint64_t> total_{0};
+    mutable std::mutex others_mutex_;
+    std::unordered_map<std::string, std::uint32_t> others_;
+};
+
+}  // namespace rosetta

@@ -1,0 +1,178 @@
+// `rosetta origin` as the harness runs it, but without exec: a forked child calls
+// run_origin_command, the parent reads its first line, loads it, and stops it with SIGTERM.
+// The child is a process of its own so each side has the whole descriptor budget: 19,000
+// connections need 19,000 descriptors on each end.
+#include "bench/origin/origin.hpp"
+#include "origin/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace rosetta {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Client;
+using test::End;
+
+// A forked `rosetta origin`; killed with SIGKILL if a test leaves it running.
+class OriginProcess {
+public:
+    explicit OriginProcess(const Spec& spec) {
+        int out[2], err[2];
+        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::runtime_error("fork");
+        if (pid_ == 0) {
+            ::dup2(out[1], STDOUT_FILENO);
+            ::dup2(err[1], STDERR_FILENO);
+            ::_exit(run_origin_command(spec));
+        }
+        ::close(out[1]);
+        ::close(err[1]);
+        out_ = out[0];
+        err_ = err[0];
+    }
+    ~OriginProcess() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        ::close(out_);
+        ::close(err_);
+    }
+
+    // The first line of stdout, or "" if none came within the timeout.
+    std::string first_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(out_, timeout); }
+    std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(err_, timeout); }
+
+    // Sends signal and waits for the exit, at most timeout. The exit status, or -1.
+    int stop(int signal, std::chrono::milliseconds timeout = 10000ms) {
+        if (signal) ::kill(pid_, signal);
+        return wait(timeout);
+    }
+    int wait(std::chrono::milliseconds timeout) {
+        auto deadline = test::TestClock::now() + timeout;
+        while (test::TestClock::now() < deadline) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        return -1;
+    }
+
+private:
+    static std::string line_of(int fd, std::chrono::milliseconds timeout) {
+        std::string line;
+        auto deadline = test::TestClock::now() + timeout;
+        while (test::TestClock::now() < deadline) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char c;
+            if (::read(fd, &c, 1) != 1) break;
+            if (c == '\n') return line;
+            line += c;
+        }
+        return line;
+    }
+
+    pid_t pid_ = -1;
+    int out_ = -1, err_ = -1;
+};
+
+std::uint16_t port_of(const std::string& line) {
+    const std::string prefix = "listening on 127.0.0.1:";
+    EXPECT_TRUE(line.starts_with(prefix)) << line;
+    return line.starts_with(prefix) ? static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size()))) : 0;
+}
+
+void raise_descriptor_limit() {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
+    raise_descriptor_limit();
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < 19'100) GTEST_SKIP() << "RLIMIT_NOFILE is " << limit.rlim_cur;
+
+    Spec spec;
+    spec.pages = 50;
+    spec.threads = 2;
+    spec.latency_ms = 1;
+    OriginProcess origin(spec);
+    std::uint16_t port = port_of(origin.first_line());
+    ASSERT_NE(port, 0);
+
+    std::vector<std::unique_ptr<Client>> clients;
+    clients.reserve(19'000);
+    for (int i = 0; i < 19'000; ++i) clients.push_back(std::make_unique<Client>(port));
+    // Every hundredth asks for a page while all are open: the loops still serve under the load.
+    for (std::size_t i = 0; i < clients.size(); i += 100) clients[i]->send(test::get_request("/p/1"));
+    for (std::size_t i = 0; i < clients.size(); i += 100) ASSERT_EQ(clients[i]->read_response(5s).status, 200);
+
+    auto deadline = test::TestClock::now() + 10s;
+    nlohmann::json stats;
+    do {
+        test::Response r = clients.back()->get("/__stats");
+        ASSERT_EQ(r.end, End::complete);
+        stats = nlohmann::json::parse(r.body);
+    } while (stats["connections"] < 19'000 && test::TestClock::now() < deadline);
+    EXPECT_GE(stats["peak_connections"], 19'000);
+    EXPECT_EQ(stats["requests"], 190);
+    EXPECT_EQ(stats["threads"], 2);
+
+    EXPECT_EQ(origin.stop(SIGTERM), 0);
+    for (std::size_t i = 0; i < clients.size(); i += 1000) EXPECT_TRUE(clients[i]->closed_within(1s));
+}
+
+TEST(OriginCommand, stops_cleanly_on_sigint) {
+    Spec spec;
+    spec.pages = 10;
+    OriginProcess origin(spec);
+    std::uint16_t port = port_of(origin.first_line());
+    ASSERT_NE(port, 0);
+    Client client(port);
+    EXPECT_EQ(client.get("/p/3").status, 200);
+    EXPECT_EQ(origin.stop(SIGINT), 0);
+    EXPECT_TRUE(client.closed_within(1s));
+}
+
+TEST(OriginCommand, exits_1_with_a_one_line_reason_when_the_port_is_taken) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(fd, 1), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    Spec spec;
+    spec.pages = 10;
+    spec.port = ntohs(address.sin_port);
+    OriginProcess origin(spec);
+    EXPECT_EQ(origin.wait(5000ms), 1);
+    EXPECT_EQ(origin.first_error_line(),
+              "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
+    EXPECT_EQ(origin.first_line(100ms), "");
+    ::close(fd);
+}
+
+}  // namespace
+}  // namespace rosetta
