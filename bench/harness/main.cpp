@@ -3,6 +3,7 @@
 #include "bench/harness/models.hpp"
 #include "bench/harness/run.hpp"
 #include "bench/origin/origin.hpp"
+#include "scenarios/net.hpp"
 
 #include <fmt/format.h>
 

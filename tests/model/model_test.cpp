@@ -116,8 +116,8 @@ TEST_P(EveryModel, gives_connect_errors_not_a_hang_when_the_origin_is_unreachabl
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(models_under_test),
-                         [](const auto& info) {
-                             std::string name = info.param;
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                             std::string name = param_info.param;
                              for (char& c : name)
                                  if (c == '-') c = '_';
                              return name;
