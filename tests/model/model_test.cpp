@@ -11,8 +11,6 @@ using rosetta::test::run_binary;
 
 namespace {
 
-const std::vector<std::string> models_under_test = {"blocking"};
-
 const char* const full_fault_mix = "reset=0.02,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,malformed=0.01,slow=0.01";
 
 class EveryModel : public ::testing::TestWithParam<std::string> {
@@ -115,12 +113,6 @@ TEST_P(EveryModel, gives_connect_errors_not_a_hang_when_the_origin_is_unreachabl
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(models_under_test),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                             std::string name = param_info.param;
-                             for (char& c : name)
-                                 if (c == '-') c = '_';
-                             return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test), test::test_name_of);
 
 }  // namespace

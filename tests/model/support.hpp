@@ -20,6 +20,16 @@ namespace rosetta::test {
 
 inline const std::string bin_dir = ROSETTA_BIN_DIR;
 
+// Every model test body runs once per id here: a new model joins by adding its id.
+inline const std::vector<std::string> models_under_test = {"blocking"};
+
+inline std::string test_name_of(const ::testing::TestParamInfo<std::string>& info) {
+    std::string name = info.param;
+    for (char& c : name)
+        if (c == '-') c = '_';
+    return name;
+}
+
 struct Ran {
     int exit_code = -1;  // -1: killed at the deadline or by a signal
     std::string out, err;
