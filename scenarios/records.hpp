@@ -30,6 +30,8 @@ struct Record {
 };
 
 nlohmann::json to_json(const Record& record);
+// The same object as one line of text, newline included: what Recorder writes.
+std::string to_json_line(const Record& record);
 // Throws std::invalid_argument naming the bad field.
 Record record_from_json(const nlohmann::json& json);
 

@@ -42,6 +42,17 @@ TEST(Record, round_trips_through_json_with_a_full_64_bit_checksum) {
     EXPECT_THROW(record_from_json(nlohmann::json{{"url", "x"}}), std::invalid_argument);
 }
 
+TEST(Record, writes_the_same_json_line_as_the_json_library_even_with_characters_to_escape) {
+    Record r = sample(4);
+    r.url = "http://127.0.0.1:1/p/\"quoted\"\\back\tslash\x01";
+    r.error = "line\nbreak";
+    std::string line = to_json_line(r);
+    ASSERT_EQ(line.back(), '\n');
+    EXPECT_EQ(nlohmann::json::parse(line), to_json(r));
+    EXPECT_EQ(record_from_json(nlohmann::json::parse(line)).url, r.url);
+    EXPECT_EQ(nlohmann::json::parse(to_json_line(sample(3))), to_json(sample(3)));
+}
+
 TEST(RetryPolicy, retries_retryable_outcomes_until_the_budget_is_spent) {
     RetryPolicy policy{2};
     Record r;
