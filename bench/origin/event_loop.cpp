@@ -1,5 +1,3 @@
-// checksum.hpp (via site.hpp users) keeps an XXH3_state_t by value, declared under this macro.
-#define XXH_STATIC_LINKING_ONLY
 #include "bench/origin/event_loop.hpp"
 
 #include <fmt/format.h>

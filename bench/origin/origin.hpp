@@ -47,8 +47,9 @@ public:
     // Wakes the loops, joins them and closes every descriptor. Thread-safe, idempotent; not
     // from a loop thread.
     void stop();
-    // The JSON GET /__stats returns: requests, paths, peak_connections, peak_inflight,
-    // connections, inflight, bad_requests, threads.
+    // The JSON GET /__stats returns: requests (received for the simulated web, stalled ones
+    // included, so it is the sum of paths), paths, peak_connections, peak_inflight,
+    // connections, inflight, bad_requests (answered 400, in no path), threads.
     nlohmann::json stats() const;
 
 private:

@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -27,7 +30,8 @@ using test::End;
 // A forked `rosetta origin`; killed with SIGKILL if a test leaves it running.
 class OriginProcess {
 public:
-    explicit OriginProcess(const Spec& spec) {
+    // descriptor_limit: when set, the child's hard and soft RLIMIT_NOFILE.
+    explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0) {
         int out[2], err[2];
         if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
         std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
@@ -36,6 +40,10 @@ public:
         if (pid_ == 0) {
             ::dup2(out[1], STDOUT_FILENO);
             ::dup2(err[1], STDERR_FILENO);
+            if (descriptor_limit) {
+                rlimit limit{descriptor_limit, descriptor_limit};
+                ::setrlimit(RLIMIT_NOFILE, &limit);
+            }
             ::_exit(run_origin_command(spec));
         }
         ::close(out[1]);
@@ -89,6 +97,25 @@ private:
         return line;
     }
 
+public:
+    // User + system CPU time of the child so far, in clock ticks.
+    long cpu_ticks() const {
+        std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string field;
+        long utime = 0, stime = 0;
+        for (int i = 3; fields >> field; ++i) {
+            if (i == 14) utime = std::stol(field);
+            if (i == 15) {
+                stime = std::stol(field);
+                break;
+            }
+        }
+        return utime + stime;
+    }
+
+private:
     pid_t pid_ = -1;
     int out_ = -1, err_ = -1;
 };
@@ -140,6 +167,32 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
 
     EXPECT_EQ(origin.stop(SIGTERM), 0);
     for (std::size_t i = 0; i < clients.size(); i += 1000) EXPECT_TRUE(clients[i]->closed_within(1s));
+}
+
+TEST(OriginCommand, waits_without_spinning_when_out_of_descriptors) {
+    Spec spec;
+    spec.pages = 10;
+    OriginProcess origin(spec, 64);
+    std::uint16_t port = port_of(origin.first_line());
+    ASSERT_NE(port, 0);
+    // More clients than the origin has descriptors: the rest wait in the listen backlog.
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 100; ++i) {
+        clients.push_back(std::make_unique<Client>(port));
+        clients.back()->send(test::get_request("/p/1"));
+    }
+    std::size_t served = 0;
+    while (served < clients.size() && clients[served]->read_response(300ms).status == 200) ++served;
+    EXPECT_GT(served, 30u);
+    EXPECT_LT(served, 64u);
+    long before = origin.cpu_ticks();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_LT(origin.cpu_ticks() - before, 10) << "ticks of CPU in 500 ms while out of descriptors";
+    // Once connections close, the waiting clients are accepted and served.
+    for (std::size_t i = 0; i < served; ++i) clients[i]->close();
+    for (std::size_t i = served; i < clients.size(); ++i)
+        EXPECT_EQ(clients[i]->read_response(3s).status, 200) << i;
+    EXPECT_EQ(origin.stop(SIGTERM), 0);
 }
 
 TEST(OriginCommand, stops_cleanly_on_sigint) {
