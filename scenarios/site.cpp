@@ -1,5 +1,3 @@
-// checksum.hpp keeps an XXH3_state_t by value, which xxhash.h declares only under this macro.
-#define XXH_STATIC_LINKING_ONLY
 #include "scenarios/site.hpp"
 
 #include "scenarios/checksum.hpp"
