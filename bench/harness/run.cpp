@@ -96,17 +96,19 @@ std::optional<std::string> check_reachable(const std::string& authority) {
     return std::nullopt;
 }
 
+// The options that make the site, identical for the origin and the model (which derives the
+// download order and the verifier's truth from them).
+std::vector<std::string> site_args(const Spec& s, int threads) {
+    return {"--pages", std::to_string(s.pages),           "--page-bytes", std::to_string(s.page_bytes),
+            "--links", std::to_string(s.links),           "--latency-ms", std::to_string(s.latency_ms),
+            "--faults", s.faults.to_string(),             "--threads", std::to_string(threads),
+            "--seed", std::to_string(s.seed)};
+}
+
 // Starts `rosetta origin` as a child and waits (at most 10 s) for "listening on HOST:PORT".
 std::string start_origin(const RunOptions& o, std::unique_ptr<Child>& origin) {
-    const Spec& s = o.spec;
-    std::vector<std::string> args = {"origin",
-                                     "--pages", std::to_string(s.pages),
-                                     "--page-bytes", std::to_string(s.page_bytes),
-                                     "--links", std::to_string(s.links),
-                                     "--latency-ms", std::to_string(s.latency_ms),
-                                     "--faults", s.faults.to_string(),
-                                     "--threads", std::to_string(o.origin_threads),
-                                     "--seed", std::to_string(s.seed)};
+    std::vector<std::string> args = site_args(o.spec, o.origin_threads);
+    args.insert(args.begin(), "origin");
     origin = std::make_unique<Child>("/proc/self/exe", args, false);
     std::string out;
     std::int64_t deadline = monotonic_ns() + 10'000'000'000;
@@ -128,22 +130,12 @@ std::string start_origin(const RunOptions& o, std::unique_ptr<Child>& origin) {
 
 std::vector<std::string> model_args(const RunOptions& o, const std::string& authority, const std::string& records) {
     const Spec& s = o.spec;
-    std::vector<std::string> args = {"--scenario", std::string(to_string(s.scenario)),
-                                     "--concurrency", std::to_string(s.concurrency),
-                                     "--pages", std::to_string(s.pages),
-                                     "--page-bytes", std::to_string(s.page_bytes),
-                                     "--links", std::to_string(s.links),
-                                     "--latency-ms", std::to_string(s.latency_ms),
-                                     "--faults", s.faults.to_string(),
-                                     "--timeout-ms", std::to_string(s.timeout_ms),
-                                     "--retries", std::to_string(s.retries),
-                                     "--keepalive", s.keepalive ? "on" : "off",
-                                     "--threads", std::to_string(s.threads),
-                                     "--seed", std::to_string(s.seed),
-                                     "--origin", authority,
-                                     "--start", s.start,
-                                     "--records", records,
-                                     "--json"};
+    std::vector<std::string> args = site_args(s, s.threads);
+    for (std::string extra : std::initializer_list<std::string>{"--scenario", std::string(to_string(s.scenario)), "--concurrency",
+                              std::to_string(s.concurrency), "--timeout-ms", std::to_string(s.timeout_ms),
+                              "--retries", std::to_string(s.retries), "--keepalive", s.keepalive ? "on" : "off",
+                              "--origin", authority, "--start", s.start, "--records", records, "--json"})
+        args.push_back(std::move(extra));
     if (s.max_pages) {
         args.push_back("--max-pages");
         args.push_back(std::to_string(*s.max_pages));
