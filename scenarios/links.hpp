@@ -13,10 +13,11 @@
 // fine); and after the first byte that is not UTF-8 it decodes the rest as ISO-8859-1, which
 // leaves ASCII hrefs alone (and resolve_url refuses the others anyway).
 //
-// Cost: libxml2 2.9's HTML parser walks text one character at a time, about 80 instructions a
-// byte whatever the options or SAX callbacks, so a 16 KiB page of prose costs 1.5 million
-// instructions (100 µs or more here) before a single URL is resolved. bench/micro/links_bench.cpp
-// measures it.
+// Cost: libxml2 2.9's HTML parser walks text one character at a time, about 75 instructions a
+// byte whatever the options or SAX callbacks, so a 16 KiB page of prose would cost 1.6 million
+// instructions before a single URL is resolved. Text never holds a link, so feed() keeps from
+// libxml2 the runs of text it has said it is about to read as text (the pre-pass in links.cpp),
+// which brings that page to 0.39 million; bench/micro/links_bench.cpp measures both ways.
 #pragma once
 
 #include <memory>
@@ -29,7 +30,11 @@ namespace rosetta {
 
 class LinkExtractor {
 public:
-    LinkExtractor();
+    // Which bytes reach libxml2. skip_text gives the same hrefs and base as every_byte, only
+    // sooner; every_byte is libxml2 alone, the reference the tests and benchmarks compare with.
+    enum class Feed { skip_text, every_byte };
+
+    explicit LinkExtractor(Feed feed = Feed::skip_text);
     ~LinkExtractor();
     LinkExtractor(const LinkExtractor&) = delete;
     LinkExtractor& operator=(const LinkExtractor&) = delete;
