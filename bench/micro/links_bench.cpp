@@ -7,6 +7,7 @@
 // parser's setup, the parsing and the URLs, price the tree we do not build, and check that a
 // page of markup with little text (a table) pays nothing for the pre-pass.
 #include "scenarios/links.hpp"
+#include "scenarios/site.hpp"
 #include "scenarios/url.hpp"
 
 #include <benchmark/benchmark.h>
@@ -115,6 +116,19 @@ void BM_extract_links_16k_page(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page().size()));
 }
 BENCHMARK(BM_extract_links_16k_page);
+
+// A page exactly as the origin serves it (default site: 16 KiB, 8 links and every link shape).
+void BM_extract_links_of_a_site_page(benchmark::State& state) {
+    Spec spec;
+    rosetta::Site site(rosetta::SiteParams::from(spec, "127.0.0.1:8080"));
+    const std::string page = site.page_html(7);
+    for (auto _ : state) {
+        auto links = extract_links(page, "http://127.0.0.1:8080/p/7");
+        benchmark::DoNotOptimize(links.data());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page.size()));
+}
+BENCHMARK(BM_extract_links_of_a_site_page);
 
 void extract_links_in_segments(benchmark::State& state, LinkExtractor::Feed feed) {
     if (!check_page(state)) return;
