@@ -193,10 +193,8 @@ private:
 // Counts records as the model writes them, for a progress line on a terminal.
 class Progress {
 public:
-    explicit Progress(const std::string& path, std::string label)
-        : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)) {
-        if (enabled_) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    }
+    explicit Progress(std::string path, std::string label)
+        : path_(std::move(path)), label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)) {}
     ~Progress() {
         if (fd_ >= 0) ::close(fd_);
         if (shown_) std::fputs("\r\033[K", stderr);
@@ -204,6 +202,7 @@ public:
     void tick(std::int64_t now_ns, std::int64_t start_ns) {
         if (!enabled_ || now_ns - last_ns_ < 500'000'000) return;
         last_ns_ = now_ns;
+        if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // the model creates it
         char buffer[65536];
         ssize_t n;
         while (fd_ >= 0 && (n = ::read(fd_, buffer, sizeof buffer)) > 0)
@@ -214,7 +213,7 @@ public:
     }
 
 private:
-    std::string label_;
+    std::string path_, label_;
     bool enabled_;
     int fd_ = -1;
     std::uint64_t lines_ = 0;
