@@ -117,7 +117,7 @@ const char* find_markup(const char* from, const char* end) {
 bool is_ascii(const char* from, const char* end) {
     std::uint64_t seen = 0;
     for (; end - from >= 8; from += 8) {
-        std::uint64_t word;
+        std::uint64_t word = 0;
         std::memcpy(&word, from, sizeof word);
         seen |= word;
     }

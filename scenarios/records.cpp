@@ -123,7 +123,7 @@ Recorder::Recorder(const std::string& path) {
     if (path.empty()) return;
     file_ = std::fopen(path.c_str(), "w");
     if (!file_) throw std::runtime_error(fmt::format("--records {}: {}", path, std::strerror(errno)));
-    std::setvbuf(file_, nullptr, _IOFBF, 64 * 1024);
+    std::setvbuf(file_, nullptr, _IOFBF, std::size_t{64} * 1024);
 }
 
 Recorder::~Recorder() { close(); }

@@ -129,7 +129,7 @@ std::uint64_t tree_rss_kib(pid_t root) {
         // Children forked by pid's main thread. Every model forks from its main thread; reading
         // all threads' lists would cost a file per thread per sample (10k for thread-per-task).
         std::ifstream children(fmt::format("/proc/{}/task/{}/children", pid, pid));
-        pid_t child;
+        pid_t child = 0;
         while (children >> child) pending.push_back(child);
     }
     return total;

@@ -204,7 +204,7 @@ public:
         last_ns_ = now_ns;
         if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // the model creates it
         char buffer[65536];
-        ssize_t n;
+        ssize_t n = 0;
         while (fd_ >= 0 && (n = ::read(fd_, buffer, sizeof buffer)) > 0)
             for (ssize_t i = 0; i < n; ++i) lines_ += buffer[i] == '\n';
         std::fprintf(stderr, "\r\033[K%s: %llu attempts, %.1f s", label_.c_str(),

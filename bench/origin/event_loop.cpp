@@ -20,10 +20,10 @@ namespace {
 
 // Level-triggered reads of up to this much; pipelined requests beyond what one read brings
 // wait in the kernel's buffer.
-constexpr std::size_t scratch_bytes = 64 * 1024;
+constexpr std::size_t scratch_bytes = std::size_t{64} * 1024;
 // A busy connection (latency running, body dripping) keeps reading pipelined requests until
 // this much waits unparsed, then stops reading until it catches up.
-constexpr std::size_t max_buffered_input = 64 * 1024;
+constexpr std::size_t max_buffered_input = std::size_t{64} * 1024;
 // A slow body: ten pieces, the first with the head, then one every 10 ms: ~90 ms in all,
 // inside any client timeout of 200 ms or more.
 constexpr int drip_pieces = 10;
