@@ -329,7 +329,7 @@ void EventLoop::begin(Connection& c, const Request* request) {
     } else {
         c.reply = Reply::served;
         c.page = state_.site.page_of(request->target);
-        auto attempt = static_cast<int>(state_.counts.count(request->target));
+        auto attempt = static_cast<int>(state_.counts.count(request->target, c.page));
         c.fault = state_.site.fault(request->target, attempt);
         c.in_flight = true;
         state_.inflight.add();

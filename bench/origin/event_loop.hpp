@@ -142,7 +142,6 @@ private:
     void serve(Connection& c);
     void begin(Connection& c, const Request* request);
     void respond(Connection& c);
-    void send_head_only(Connection& c, std::string_view head_text, After after);
     void flush(Connection& c);
     void complete(Connection& c);
     void progress(Connection& c);

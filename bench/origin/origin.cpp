@@ -1,11 +1,11 @@
 #include "bench/origin/origin.hpp"
 
 #include "bench/origin/event_loop.hpp"
+#include "scenarios/net.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -17,16 +17,6 @@
 namespace rosetta {
 
 namespace {
-
-// 19,000 connections need the hard limit (20,000 here), not the usual soft 1,024. Failing to
-// raise it is not fatal: the server then holds fewer connections, and accept says so.
-void raise_descriptor_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
-}
 
 [[noreturn]] void fail(const std::string& what) {
     throw std::system_error(errno, std::system_category(), "origin: " + what);
@@ -63,7 +53,9 @@ std::uint16_t bound_port(const Fd& fd) {
 }  // namespace
 
 OriginServer::OriginServer(const Spec& spec) {
-    raise_descriptor_limit();
+    // 19,000 connections need the hard limit (20,000 here), not the usual soft 1,024. Failing
+    // to raise it is not fatal: the server then holds fewer connections, and accept says so.
+    raise_fd_limit();
     std::vector<Fd> listeners;
     listeners.push_back(listen_on(static_cast<std::uint16_t>(spec.port)));
     port_ = bound_port(listeners.front());

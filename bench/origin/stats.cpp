@@ -5,14 +5,13 @@
 namespace rosetta {
 
 RequestCounts::RequestCounts(const Site& site)
-    : site_(site),
-      pages_(static_cast<std::size_t>(site.params().pages)),
+    : pages_(static_cast<std::size_t>(site.params().pages)),
       page_counts_(std::make_unique<std::atomic<std::uint32_t>[]>(pages_)) {}
 
-std::uint32_t RequestCounts::count(std::string_view path) {
+std::uint32_t RequestCounts::count(std::string_view path, std::optional<int> page) {
     total_.fetch_add(1, std::memory_order_relaxed);
     if (path == "/") return root_count_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (std::optional<int> page = site_.page_of(path))
+    if (page)
         return page_counts_[static_cast<std::size_t>(*page)].fetch_add(1, std::memory_order_relaxed) + 1;
     std::lock_guard lock(others_mutex_);
     return ++others_[std::string(path)];

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,14 +43,14 @@ class RequestCounts {
 public:
     explicit RequestCounts(const Site& site);
 
-    // Counts one more request for path and returns its attempt number (1 for the first).
-    std::uint32_t count(std::string_view path);
+    // Counts one more request for path, the page it names if any (Site::page_of), and returns
+    // its attempt number (1 for the first).
+    std::uint32_t count(std::string_view path, std::optional<int> page);
     std::uint64_t total() const { return total_.load(std::memory_order_relaxed); }
     // {"/p/3": 2, ...}: every path requested at least once.
     nlohmann::json paths() const;
 
 private:
-    const Site& site_;
     std::size_t pages_ = 0;
     std::unique_ptr<std::atomic<std::uint32_t>[]> page_counts_;
     std::atomic<std::uint32_t> root_count_{0};  // "/" is page 0's body but a path of its own
