@@ -123,4 +123,6 @@ TEST(Harness, names_the_failure_when_the_model_overruns_its_deadline) {
     nlohmann::json r = ran.json();
     EXPECT_NE(r["failure"].get<std::string>().find("deadline"), std::string::npos) << r["failure"];
     EXPECT_LT(ran.seconds, 10);
+    // A stopped model is still reaped with wait4: what it used is measured, not lost.
+    EXPECT_GT(r["ctx_voluntary"].get<std::int64_t>(), 0) << r.dump();
 }
