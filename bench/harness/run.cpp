@@ -37,30 +37,61 @@ std::string last_line(std::string text) {
     return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
+// The harness's own connections (the reachability check, /__stats): a non-blocking socket,
+// every wait in poll() against one deadline.
+class Probe {
+public:
+    Probe(const std::string& authority, int timeout_ms)
+        : deadline_(monotonic_ns() + std::int64_t{timeout_ms} * 1'000'000) {
+        try {
+            endpoint_ = resolve_endpoint(authority);
+        } catch (const std::exception& e) {
+            error_ = e.what();
+            return;
+        }
+        fd_ = open_tcp_socket(endpoint_);
+        if (fd_ < 0) {
+            error_ = describe_error("socket", errno);
+            return;
+        }
+        int rc = start_connect(fd_, endpoint_);
+        if (rc == EINPROGRESS) rc = wait(POLLOUT) ? connect_result(fd_) : ETIMEDOUT;
+        if (rc != 0) error_ = describe_error("connect", rc);
+    }
+    ~Probe() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Probe(const Probe&) = delete;
+    Probe& operator=(const Probe&) = delete;
+
+    int fd() const { return fd_; }
+    // Empty once connected; else why not.
+    const std::string& error() const { return error_; }
+    // True when fd became ready for events before the deadline.
+    bool wait(short events) const {
+        pollfd p{fd_, events, 0};
+        std::int64_t left = (deadline_ - monotonic_ns()) / 1'000'000;
+        return left > 0 && ::poll(&p, 1, static_cast<int>(left)) == 1;
+    }
+
+private:
+    std::int64_t deadline_;
+    Endpoint endpoint_;
+    int fd_ = -1;
+    std::string error_;
+};
+
 // A GET with a deadline on a fresh connection, for /__stats. Returns the body of a 200, or
 // nullopt.
 std::optional<std::string> http_get(const std::string& authority, const std::string& path, int timeout_ms) {
-    Endpoint endpoint;
-    try {
-        endpoint = resolve_endpoint(authority);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    int fd = open_tcp_socket(endpoint);
-    if (fd < 0) return std::nullopt;
-    std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms} * 1'000'000;
-    auto wait = [&](short events) {
-        pollfd p{fd, events, 0};
-        std::int64_t left = (deadline - monotonic_ns()) / 1'000'000;
-        return left > 0 && ::poll(&p, 1, static_cast<int>(left)) == 1;
-    };
+    Probe probe(authority, timeout_ms);
+    const int fd = probe.fd();
     std::string body;
     ResponseParser parser([&body](std::string_view bytes) { body.append(bytes); });
-    int rc = start_connect(fd, endpoint);
-    bool ok = rc == 0 || (rc == EINPROGRESS && wait(POLLOUT) && connect_result(fd) == 0);
     std::string request = make_get_request(authority, path, false);
-    if (ok) ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
-    while (ok && parser.state() == ResponseParser::State::need_more && wait(POLLIN)) {
+    bool ok = probe.error().empty() &&
+              ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    while (ok && parser.state() == ResponseParser::State::need_more && probe.wait(POLLIN)) {
         char buffer[16384];
         ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
         if (n > 0) {
@@ -71,28 +102,14 @@ std::optional<std::string> http_get(const std::string& authority, const std::str
             ok = false;
         }
     }
-    ::close(fd);
     if (!ok || parser.state() != ResponseParser::State::done || parser.status() != 200) return std::nullopt;
     return body;
 }
 
 // An origin given with --origin must answer a connect before the model is started.
 std::optional<std::string> check_reachable(const std::string& authority) {
-    Endpoint endpoint;
-    try {
-        endpoint = resolve_endpoint(authority);
-    } catch (const std::exception& e) {
-        return fmt::format("origin {} unreachable: {}", authority, e.what());
-    }
-    int fd = open_tcp_socket(endpoint);
-    if (fd < 0) return fmt::format("origin {} unreachable: {}", authority, describe_error("socket", errno));
-    int rc = start_connect(fd, endpoint);
-    if (rc == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        rc = ::poll(&p, 1, 3000) == 1 ? connect_result(fd) : ETIMEDOUT;
-    }
-    ::close(fd);
-    if (rc != 0) return fmt::format("origin {} unreachable: {}", authority, describe_error("connect", rc));
+    Probe probe(authority, 3000);
+    if (!probe.error().empty()) return fmt::format("origin {} unreachable: {}", authority, probe.error());
     return std::nullopt;
 }
 
