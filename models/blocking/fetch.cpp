@@ -50,6 +50,51 @@ std::string connect(const ModelRun& run, Connection& connection, std::int64_t de
     return {};
 }
 
+// The two waits of an attempt. Each returns 0, ETIMEDOUT when the deadline passed, or the
+// errno of a failed send or recv; `operation` names the call that failed.
+struct Io {
+    int error = 0;
+    const char* operation = "";
+};
+
+// Sends all of bytes, the kernel blocking in send() at most until the deadline.
+Io send_all(int fd, std::string_view bytes, std::int64_t deadline_ns) {
+    while (!bytes.empty()) {
+        std::int64_t left = time_left(deadline_ns);
+        if (left <= 0) return {ETIMEDOUT, "send"};
+        set_timeout(fd, SO_SNDTIMEO, left);
+        ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        } else if (n < 0 && errno != EINTR) {
+            return {errno == EAGAIN ? ETIMEDOUT : errno, "send"};
+        }
+    }
+    return {};
+}
+
+// Feeds the exchange what recv() brings until the response is complete or the peer closes,
+// the kernel blocking in recv() at most until the deadline.
+Io receive(int fd, Exchange& exchange, std::int64_t deadline_ns) {
+    char buffer[64 * 1024];
+    for (;;) {
+        std::int64_t left = time_left(deadline_ns);
+        if (left <= 0) return {ETIMEDOUT, "recv"};
+        set_timeout(fd, SO_RCVTIMEO, left);
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n > 0) {
+            if (exchange.on_bytes({buffer, static_cast<std::size_t>(n)})) return {};
+        } else if (n == 0) {
+            exchange.on_eof();
+            return {};
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return {ETIMEDOUT, "recv"};  // SO_RCVTIMEO fired: the deadline passed
+        } else if (errno != EINTR) {
+            return {errno, "recv"};
+        }
+    }
+}
+
 }  // namespace
 
 void Connection::close() {
@@ -61,11 +106,8 @@ void Connection::close() {
 Record fetch(const ModelRun& run, Connection& connection, const std::string& url, int attempt,
              std::vector<std::string>* links) {
     const std::uint64_t lane = static_cast<std::uint64_t>(::gettid());
-    const bool want_links = links != nullptr;
-    // A kept-alive connection the server closed while idle fails before any byte arrives; the
-    // request then goes again on a new connection, once, and that first try is not an attempt.
-    for (bool stale_retry_left = true;; stale_retry_left = false) {
-        Exchange exchange(url, run.origin.authority, attempt, run.spec.keepalive, want_links, lane);
+    for (bool first_try = true;; first_try = false) {
+        Exchange exchange(url, run.origin.authority, attempt, run.spec.keepalive, links != nullptr, lane);
         const std::int64_t deadline = monotonic_ns() + std::int64_t{run.spec.timeout_ms} * 1'000'000;
         if (!connection.is_open()) {
             std::string error = connect(run, connection, deadline);
@@ -74,62 +116,25 @@ Record fetch(const ModelRun& run, Connection& connection, const std::string& url
                 return exchange.fail(Outcome::connect_error, error);
             }
         }
-        const bool may_be_stale = connection.reused_ && stale_retry_left;
+        const bool reused = connection.reused_;
+        Io io = send_all(connection.fd_, exchange.request(), deadline);
+        if (io.error == 0) io = receive(connection.fd_, exchange, deadline);
 
-        std::string_view request = exchange.request();
-        while (!request.empty()) {
-            std::int64_t left = time_left(deadline);
-            if (left <= 0) break;
-            set_timeout(connection.fd_, SO_SNDTIMEO, left);
-            ssize_t n = ::send(connection.fd_, request.data(), request.size(), MSG_NOSIGNAL);
-            if (n > 0) {
-                request.remove_prefix(static_cast<std::size_t>(n));
-            } else if (n < 0 && errno != EINTR) {
-                int err = errno;
-                connection.close();
-                if (may_be_stale) break;
-                if (err == EAGAIN) return exchange.fail(Outcome::timeout, "send: timed out");
-                return exchange.fail(Outcome::reset, describe_error("send", err));
-            }
-        }
-        if (!connection.is_open()) continue;  // stale: try once more on a new connection
-        if (!request.empty()) {
-            connection.close();
-            return exchange.fail(Outcome::timeout, fmt::format("no complete response within {} ms", run.spec.timeout_ms));
-        }
-
-        char buffer[64 * 1024];
-        bool complete = false, stale = false;
-        while (!complete) {
-            std::int64_t left = time_left(deadline);
-            if (left <= 0) break;
-            set_timeout(connection.fd_, SO_RCVTIMEO, left);
-            ssize_t n = ::recv(connection.fd_, buffer, sizeof buffer, 0);
-            if (n > 0) {
-                complete = exchange.on_bytes({buffer, static_cast<std::size_t>(n)});
-            } else if (n == 0) {
-                if (may_be_stale && exchange.received_nothing()) stale = true;
-                exchange.on_eof();
-                complete = true;
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break;  // SO_RCVTIMEO fired: the deadline passed
-            } else if (errno != EINTR) {
-                int err = errno;
-                connection.close();
-                if (may_be_stale && exchange.received_nothing()) {
-                    stale = true;
-                    break;
-                }
-                return exchange.fail(Outcome::reset, describe_error("recv", err));
-            }
-        }
-        if (stale) {
+        // A kept-alive connection the server closed while idle fails (EOF, EPIPE, ECONNRESET)
+        // before any byte of a response: the request goes again on a new connection, once,
+        // and that first try is not an attempt. No fault of the origin looks like this.
+        if (reused && first_try && exchange.received_nothing() && io.error != ETIMEDOUT) {
             connection.close();
             continue;
         }
-        if (!complete) {
+        if (io.error == ETIMEDOUT) {
             connection.close();  // the response may still come; this connection is spent
-            return exchange.fail(Outcome::timeout, fmt::format("no complete response within {} ms", run.spec.timeout_ms));
+            return exchange.fail(Outcome::timeout,
+                                 fmt::format("no complete response within {} ms", run.spec.timeout_ms));
+        }
+        if (io.error != 0) {
+            connection.close();
+            return exchange.fail(Outcome::reset, describe_error(io.operation, io.error));
         }
         Record record = exchange.finish();
         if (exchange.connection_reusable()) {
