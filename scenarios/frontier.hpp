@@ -24,7 +24,6 @@ public:
     // The admitted ones among urls, in order.
     std::vector<std::string> admit_all(const std::vector<std::string>& urls);
 
-    std::size_t admitted() const { return seen_.size(); }
     bool budget_spent() const { return budget_ && seen_.size() >= *budget_; }
 
 private:

@@ -29,8 +29,7 @@ struct Record {
     std::string error;       // a short reason when not ok (e.g. "connect: ECONNREFUSED")
 };
 
-nlohmann::json to_json(const Record& record);
-// The same object as one line of text, newline included: what Recorder writes.
+// One JSON object on one line, newline included: what Recorder writes and read_records reads.
 std::string to_json_line(const Record& record);
 // Throws std::invalid_argument naming the bad field.
 Record record_from_json(const nlohmann::json& json);

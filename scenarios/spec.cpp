@@ -35,6 +35,22 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// A CLI11 check from one of our parsers: its std::invalid_argument becomes the error text, so
+// the message CLI11 prints (after the option's name) is the parser's own.
+template <typename Parse>
+CLI::Validator validator_of(Parse parse, std::string name) {
+    return CLI::Validator(
+        [parse](std::string& text) {
+            try {
+                parse(text);
+            } catch (const std::invalid_argument& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        },
+        std::move(name));
+}
+
 }  // namespace
 
 std::string FaultRates::to_string() const {
@@ -102,16 +118,7 @@ void add_site_options(CLI::App& app, Spec& spec) {
            "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
            "malformed=0.01,slow=0.01")
         ->type_name("SPEC")
-        ->check(CLI::Validator(
-            [](std::string& text) {
-                try {
-                    parse_faults(text);
-                } catch (const std::invalid_argument& e) {
-                    return std::string(e.what());
-                }
-                return std::string();
-            },
-            "SPEC"))
+        ->check(validator_of(parse_faults, "SPEC"))
         ->default_str("none");
     app.add_option("--threads", spec.threads, "Event loops / schedulers (event-driven models, origin)")
         ->check(CLI::Range(1, 256))
@@ -149,16 +156,7 @@ void add_client_options(CLI::App& app, Spec& spec) {
         ->type_name("on|off")
         ->default_str("on");
     app.add_option("--origin", spec.origin, "HOST:PORT of a running HTTP/1.1 server (default: start one)")
-        ->check(CLI::Validator(
-            [](std::string& text) {
-                try {
-                    parse_host_port(text);
-                } catch (const std::invalid_argument& e) {
-                    return std::string(e.what());
-                }
-                return std::string();
-            },
-            "HOST:PORT"));
+        ->check(validator_of(parse_host_port, "HOST:PORT"));
     app.add_option("--start", spec.start, "Where the crawl starts (a path)")->capture_default_str();
     app.add_flag("--json", spec.json, "Print the result as one JSON object");
     app.add_option("--records", spec.records, "Write per-attempt records to FILE (JSON lines)")
