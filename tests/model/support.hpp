@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bench/harness/process.hpp"
+#include "loopback_port.hpp"
 #include "scenarios/records.hpp"
 
 #include <gtest/gtest.h>
@@ -67,19 +68,6 @@ inline Ran run_binary(const std::string& name, const std::vector<std::string>& a
     int status = child.wait_status();
     if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
     return ran;
-}
-
-// A 127.0.0.1 port nobody listens on: bound, never listened, then closed.
-inline int closed_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t len = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len);
-    ::close(fd);
-    return ntohs(address.sin_port);
 }
 
 }  // namespace rosetta::test

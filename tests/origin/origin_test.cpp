@@ -1,4 +1,5 @@
 #include "bench/origin/origin.hpp"
+#include "loopback_port.hpp"
 #include "origin/client.hpp"
 #include "scenarios/checksum.hpp"
 #include "scenarios/site.hpp"
@@ -379,16 +380,9 @@ TEST(Origin, closes_every_connection_and_descriptor_when_stopped) {
 }
 
 TEST(Origin, refuses_a_port_in_use_with_a_clear_error) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // a listener without SO_REUSEPORT
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ASSERT_EQ(::listen(fd, 1), 0);
-    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    test::LoopbackPort taken(test::LoopbackPort::Mode::listening);
     Spec spec = small_site();
-    spec.port = ntohs(address.sin_port);
+    spec.port = taken.port();
     try {
         OriginServer server(spec);
         ADD_FAILURE() << "bound a port already in use";
@@ -398,7 +392,6 @@ TEST(Origin, refuses_a_port_in_use_with_a_clear_error) {
                   std::string::npos)
             << e.what();
     }
-    ::close(fd);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // The child is a process of its own so each side has the whole descriptor budget: 19,000
 // connections need 19,000 descriptors on each end.
 #include "bench/origin/origin.hpp"
+#include "loopback_port.hpp"
 #include "origin/client.hpp"
 
 #include <gtest/gtest.h>
@@ -208,23 +209,15 @@ TEST(OriginCommand, stops_cleanly_on_sigint) {
 }
 
 TEST(OriginCommand, exits_1_with_a_one_line_reason_when_the_port_is_taken) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ASSERT_EQ(::listen(fd, 1), 0);
-    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    test::LoopbackPort taken(test::LoopbackPort::Mode::listening);
     Spec spec;
     spec.pages = 10;
-    spec.port = ntohs(address.sin_port);
+    spec.port = taken.port();
     OriginProcess origin(spec);
     EXPECT_EQ(origin.wait(5000ms), 1);
     EXPECT_EQ(origin.first_error_line(),
               "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
     EXPECT_EQ(origin.first_line(100ms), "");
-    ::close(fd);
 }
 
 }  // namespace

@@ -1,0 +1,45 @@
+// A 127.0.0.1 TCP socket on an ephemeral port, for tests that need a port taken (listening,
+// without SO_REUSEPORT, so nobody else can bind it) or a port nobody listens on.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace rosetta::test {
+
+class LoopbackPort {
+public:
+    enum class Mode { bound, listening };
+
+    explicit LoopbackPort(Mode mode) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            (mode == Mode::listening && ::listen(fd_, 1) != 0) ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            if (fd_ >= 0) ::close(fd_);
+            throw std::runtime_error("cannot bind a 127.0.0.1 port for the test");
+        }
+        port_ = ntohs(address.sin_port);
+    }
+    ~LoopbackPort() { ::close(fd_); }
+    LoopbackPort(const LoopbackPort&) = delete;
+    LoopbackPort& operator=(const LoopbackPort&) = delete;
+
+    std::uint16_t port() const { return port_; }
+
+private:
+    int fd_;
+    std::uint16_t port_ = 0;
+};
+
+// A port nobody listens on: bound, never listened on, released. Connecting to it is refused.
+inline std::uint16_t closed_port() { return LoopbackPort(LoopbackPort::Mode::bound).port(); }
+
+}  // namespace rosetta::test
