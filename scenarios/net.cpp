@@ -33,13 +33,18 @@ Endpoint resolve_endpoint(const std::string& host_port) {
     return endpoint;
 }
 
-int open_tcp_socket(const Endpoint& endpoint) {
-    int fd = ::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+void Fd::reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+Fd open_tcp_socket(const Endpoint& endpoint) {
+    Fd fd(::socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return fd;
     int one = 1;
     // Requests are written in one piece; Nagle would only add a delay to the next request on a
     // kept-alive connection.
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 

@@ -6,8 +6,36 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <utility>
 
 namespace rosetta {
+
+// Owns one file descriptor and closes it once: when destroyed, reset or assigned over. Every
+// descriptor the workbench opens lives in one, so an early return or an exception cannot leak
+// it. -1 is "none".
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    // Closes the one it holds (if any) and takes fd.
+    void reset(int fd = -1);
+    // Gives the descriptor up without closing it (to a child's dup2, say).
+    [[nodiscard]] int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_ = -1;
+};
 
 struct Endpoint {
     sockaddr_storage address{};
@@ -20,8 +48,8 @@ struct Endpoint {
 Endpoint resolve_endpoint(const std::string& host_port);
 
 // A new non-blocking TCP socket for the endpoint, close-on-exec, TCP_NODELAY on.
-// Returns -1 with errno set.
-int open_tcp_socket(const Endpoint& endpoint);
+// Empty with errno set when the kernel refuses (EMFILE, ENFILE, ENOBUFS).
+Fd open_tcp_socket(const Endpoint& endpoint);
 
 // Starts a non-blocking connect: 0 when connected at once, EINPROGRESS while pending, or the
 // errno of the failure.

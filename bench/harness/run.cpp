@@ -50,26 +50,21 @@ public:
             return;
         }
         fd_ = open_tcp_socket(endpoint_);
-        if (fd_ < 0) {
+        if (!fd_) {
             error_ = describe_error("socket", errno);
             return;
         }
-        int rc = start_connect(fd_, endpoint_);
-        if (rc == EINPROGRESS) rc = wait(POLLOUT) ? connect_result(fd_) : ETIMEDOUT;
+        int rc = start_connect(fd_.get(), endpoint_);
+        if (rc == EINPROGRESS) rc = wait(POLLOUT) ? connect_result(fd_.get()) : ETIMEDOUT;
         if (rc != 0) error_ = describe_error("connect", rc);
     }
-    ~Probe() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Probe(const Probe&) = delete;
-    Probe& operator=(const Probe&) = delete;
 
-    int fd() const { return fd_; }
+    int fd() const { return fd_.get(); }
     // Empty once connected; else why not.
     const std::string& error() const { return error_; }
     // True when fd became ready for events before the deadline.
     bool wait(short events) const {
-        pollfd p{fd_, events, 0};
+        pollfd p{fd_.get(), events, 0};
         std::int64_t left = (deadline_ - monotonic_ns()) / 1'000'000;
         return left > 0 && ::poll(&p, 1, static_cast<int>(left)) == 1;
     }
@@ -77,7 +72,7 @@ public:
 private:
     std::int64_t deadline_;
     Endpoint endpoint_;
-    int fd_ = -1;
+    Fd fd_;
     std::string error_;
 };
 

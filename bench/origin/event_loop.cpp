@@ -49,11 +49,6 @@ void check(bool ok, const char* what) {
 
 }  // namespace
 
-void Fd::reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
 OriginState::OriginState(const Spec& spec, std::string authority)
     : site(SiteParams::from(spec, std::move(authority))),
       latency(std::chrono::milliseconds(spec.latency_ms)),

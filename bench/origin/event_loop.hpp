@@ -4,6 +4,7 @@
 
 #include "bench/origin/request.hpp"
 #include "bench/origin/stats.hpp"
+#include "scenarios/net.hpp"
 #include "scenarios/site.hpp"
 #include "scenarios/spec.hpp"
 
@@ -22,28 +23,6 @@
 namespace rosetta {
 
 using Clock = std::chrono::steady_clock;
-
-// Owns one file descriptor; closes it once.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset();
-
-private:
-    int fd_ = -1;
-};
 
 // What every loop serves and counts, built once before any loop runs and read-only after,
 // but for the counters.

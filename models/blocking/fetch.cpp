@@ -32,7 +32,7 @@ void set_timeout(int fd, int option, std::int64_t left_ns) {
 // Opens and connects a socket, waiting in poll() for at most the time left. Returns 0 or the
 // reason for the connect_error.
 std::string connect(const ModelRun& run, Connection& connection, std::int64_t deadline_ns) {
-    int fd = open_tcp_socket(run.origin);
+    int fd = open_tcp_socket(run.origin).release();
     if (fd < 0) return describe_error("socket", errno);
     connection.fd_ = fd;
     connection.reused_ = false;
