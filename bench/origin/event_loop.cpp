@@ -1,7 +1,6 @@
 #include "bench/origin/event_loop.hpp"
 
 #include <fmt/format.h>
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -35,8 +34,8 @@ constexpr int accepts_per_wakeup = 256;
 
 constexpr std::string_view malformed_head = "HTTX/1.1 2x0 ???\r\nContent-Lenth: what\r\n\r\n";
 
-std::string make_head(int status, std::string_view reason, std::string_view type, std::size_t length,
-                      bool keep_alive) {
+std::string make_head(int status, std::string_view reason, std::string_view type,
+                      std::size_t length, bool keep_alive) {
     return fmt::format(
         "HTTP/1.1 {} {}\r\nServer: rosetta-origin\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
         "Connection: {}\r\n\r\n",
@@ -101,7 +100,9 @@ void TimerQueue::remove(Connection& c) {
 }
 
 EventLoop::EventLoop(OriginState& state, Fd listener)
-    : state_(state), listener_(std::move(listener)), scratch_(std::make_unique<char[]>(scratch_bytes)) {
+    : state_(state),
+      listener_(std::move(listener)),
+      scratch_(std::make_unique<char[]>(scratch_bytes)) {
     epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
     check(bool(epoll_), "origin: epoll_create1");
     wake_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -156,7 +157,8 @@ void EventLoop::run() {
 int EventLoop::next_timeout_ms() {
     std::optional<Clock::time_point> next = listener_paused_until_;
     for (const TimerQueue* queue : {&latency_timers_, &drip_timers_})
-        if (const Connection* c = queue->front(); c && (!next || c->deadline < *next)) next = c->deadline;
+        if (const Connection* c = queue->front(); c && (!next || c->deadline < *next))
+            next = c->deadline;
     if (!next) return -1;
     // Rounded up: epoll_wait counts whole milliseconds, and waking early would only spin.
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now_).count();
@@ -357,12 +359,17 @@ void EventLoop::respond(Connection& c) {
     switch (c.reply) {
         case Reply::stats:
             c.owned_body = state_.stats().dump();
-            c.owned_head = make_head(200, "OK", "application/json", c.owned_body.size(), c.keep_alive);
+            c.owned_head =
+                make_head(200, "OK", "application/json", c.owned_body.size(), c.keep_alive);
             c.head = c.owned_head;
             c.body = c.owned_body;
             break;
-        case Reply::bad_request: small(400, "Bad Request", "bad request\n"); break;
-        case Reply::not_allowed: small(405, "Method Not Allowed", "only GET and HEAD\n"); break;
+        case Reply::bad_request:
+            small(400, "Bad Request", "bad request\n");
+            break;
+        case Reply::not_allowed:
+            small(405, "Method Not Allowed", "only GET and HEAD\n");
+            break;
         case Reply::served:
             if (c.fault == Fault::malformed) {
                 c.head = malformed_head;
@@ -441,17 +448,22 @@ void EventLoop::complete(Connection& c) {
     if (c.owned_body.capacity() > 4096) std::string().swap(c.owned_body);
     c.state = Connection::State::reading;
     switch (c.after) {
-        case After::keep_alive: break;
-        case After::close: close_gracefully(c); break;
-        case After::reset: close_with_reset(c); break;
+        case After::keep_alive:
+            break;
+        case After::close:
+            close_gracefully(c);
+            break;
+        case After::reset:
+            close_with_reset(c);
+            break;
     }
 }
 
 void EventLoop::update_interest(Connection& c) {
     using State = Connection::State;
     std::uint32_t want = 0;
-    if (!c.peer_closed &&
-        (c.state == State::reading || c.state == State::stalled || c.input.size() < max_buffered_input))
+    if (!c.peer_closed && (c.state == State::reading || c.state == State::stalled ||
+                           c.input.size() < max_buffered_input))
         want |= EPOLLIN;
     if (c.state == State::writing) want |= EPOLLOUT;
     if (want == c.events) return;

@@ -2,12 +2,6 @@
 // accepted, and two timer queues. Internal to the origin; OriginServer runs one per thread.
 #pragma once
 
-#include "bench/origin/request.hpp"
-#include "bench/origin/stats.hpp"
-#include "scenarios/net.hpp"
-#include "scenarios/site.hpp"
-#include "scenarios/spec.hpp"
-
 #include <sys/epoll.h>
 
 #include <array>
@@ -19,6 +13,12 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "bench/origin/request.hpp"
+#include "bench/origin/stats.hpp"
+#include "scenarios/net.hpp"
+#include "scenarios/site.hpp"
+#include "scenarios/spec.hpp"
 
 namespace rosetta {
 

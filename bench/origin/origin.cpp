@@ -1,8 +1,5 @@
 #include "bench/origin/origin.hpp"
 
-#include "bench/origin/event_loop.hpp"
-#include "scenarios/net.hpp"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,6 +10,9 @@
 #include <iostream>
 #include <string>
 #include <system_error>
+
+#include "bench/origin/event_loop.hpp"
+#include "scenarios/net.hpp"
 
 namespace rosetta {
 
@@ -46,7 +46,8 @@ Fd listen_on(std::uint16_t port) {
 std::uint16_t bound_port(const Fd& fd) {
     sockaddr_in address{};
     socklen_t length = sizeof address;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) fail("getsockname");
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+        fail("getsockname");
     return ntohs(address.sin_port);
 }
 
@@ -62,12 +63,17 @@ OriginServer::OriginServer(const Spec& spec) {
     for (int i = 1; i < spec.threads; ++i) listeners.push_back(listen_on(port_));
     // The pages name the authority in their absolute links, so they exist only once bound.
     state_ = std::make_unique<OriginState>(spec, authority());
-    for (Fd& listener : listeners) loops_.push_back(std::make_unique<EventLoop>(*state_, std::move(listener)));
+    for (Fd& listener : listeners)
+        loops_.push_back(std::make_unique<EventLoop>(*state_, std::move(listener)));
 }
 
-OriginServer::~OriginServer() { stop(); }
+OriginServer::~OriginServer() {
+    stop();
+}
 
-std::string OriginServer::authority() const { return "127.0.0.1:" + std::to_string(port_); }
+std::string OriginServer::authority() const {
+    return "127.0.0.1:" + std::to_string(port_);
+}
 
 void OriginServer::start() {
     std::lock_guard lock(lifecycle_mutex_);
@@ -95,7 +101,9 @@ void OriginServer::stop() {
     loops_.clear();  // closes every connection, listener, epoll set and eventfd
 }
 
-nlohmann::json OriginServer::stats() const { return state_->stats(); }
+nlohmann::json OriginServer::stats() const {
+    return state_->stats();
+}
 
 int run_origin_command(const Spec& spec) {
     // Blocked before any thread exists, so every loop inherits the mask and SIGINT/SIGTERM

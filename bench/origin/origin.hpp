@@ -12,16 +12,15 @@
 // loop and no thread, timerfd or allocation per request.
 #pragma once
 
-#include "scenarios/spec.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "scenarios/spec.hpp"
 
 namespace rosetta {
 

@@ -2,12 +2,11 @@
 // GET /__stats to prove what a client did (no duplicate fetch, C10k really held).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -39,11 +39,16 @@ enum class End { complete, eof, reset, timeout, malformed };
 
 inline std::string_view to_string(End end) {
     switch (end) {
-        case End::complete: return "complete";
-        case End::eof: return "eof";
-        case End::reset: return "reset";
-        case End::timeout: return "timeout";
-        case End::malformed: return "malformed";
+        case End::complete:
+            return "complete";
+        case End::eof:
+            return "eof";
+        case End::reset:
+            return "reset";
+        case End::timeout:
+            return "timeout";
+        case End::malformed:
+            return "malformed";
     }
     return "?";
 }
@@ -133,7 +138,8 @@ public:
             response.body = message.body();
             response.content_type = std::string(message[http::field::content_type]);
             response.connection = std::string(message[http::field::connection]);
-            if (auto length = parser.content_length()) response.content_length = static_cast<std::size_t>(*length);
+            if (auto length = parser.content_length())
+                response.content_length = static_cast<std::size_t>(*length);
         }
         return response;
     }
@@ -160,7 +166,8 @@ private:
 
     Read read_some(TestClock::time_point deadline) {
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TestClock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TestClock::now());
             if (left.count() < 0) return Read::timeout;
             pollfd p{fd_, POLLIN, 0};
             int ready = ::poll(&p, 1, static_cast<int>(left.count()));

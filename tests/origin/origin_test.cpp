@@ -1,16 +1,16 @@
 #include "bench/origin/origin.hpp"
-#include "loopback_port.hpp"
-#include "origin/client.hpp"
-#include "scenarios/checksum.hpp"
-#include "scenarios/site.hpp"
-
-#include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include "loopback_port.hpp"
+#include "origin/client.hpp"
+#include "scenarios/checksum.hpp"
+#include "scenarios/site.hpp"
 
 namespace rosetta {
 namespace {
@@ -153,7 +153,8 @@ TEST(Origin, closes_after_an_http_1_0_response_unless_asked_to_keep_alive) {
 TEST(Origin, answers_pipelined_requests_in_order) {
     Running origin(small_site());
     Client client = origin.client();
-    client.send(test::get_request("/p/7") + test::get_request("/nothing") + test::get_request("/p/8"));
+    client.send(test::get_request("/p/7") + test::get_request("/nothing") +
+                test::get_request("/p/8"));
     Response a = client.read_response(), b = client.read_response(), c = client.read_response();
     EXPECT_EQ(a.body, origin.site.page_html(7));
     EXPECT_EQ(b.status, 404);
@@ -310,7 +311,8 @@ TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
         clients.push_back(std::make_unique<Client>(origin.server.port()));
         clients.back()->send(test::get_request("/p/" + std::to_string(i)));
     }
-    nlohmann::json s = origin.stats_when([](const nlohmann::json& j) { return j["inflight"] == 5; });
+    nlohmann::json s =
+        origin.stats_when([](const nlohmann::json& j) { return j["inflight"] == 5; });
     EXPECT_EQ(s["inflight"], 5);
     EXPECT_EQ(s["peak_inflight"], 5);
     clients.clear();
@@ -322,9 +324,10 @@ TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
 
 TEST(Origin, answers_garbage_with_400_and_closes_but_serves_others) {
     Running origin(small_site());
-    for (std::string garbage : {std::string("BLAH\r\n\r\n"), std::string("GET /p/1 HTTP/9.9\r\n\r\n"),
-                                std::string("GET /p/1 HTTP/1.1\r\nNo colon\r\n\r\n"),
-                                "GET /p/1 HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"}) {
+    for (std::string garbage :
+         {std::string("BLAH\r\n\r\n"), std::string("GET /p/1 HTTP/9.9\r\n\r\n"),
+          std::string("GET /p/1 HTTP/1.1\r\nNo colon\r\n\r\n"),
+          "GET /p/1 HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"}) {
         Client bad = origin.client();
         bad.send(garbage);
         Response r = bad.read_response();

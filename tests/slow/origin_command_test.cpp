@@ -2,13 +2,8 @@
 // run_origin_command, the parent reads its first line, loads it, and stops it with SIGTERM.
 // The child is a process of its own so each side has the whole descriptor budget: 19,000
 // connections need 19,000 descriptors on each end.
-#include "bench/origin/origin.hpp"
-#include "loopback_port.hpp"
-#include "origin/client.hpp"
-
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -16,10 +11,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "bench/origin/origin.hpp"
+#include "loopback_port.hpp"
+#include "origin/client.hpp"
 
 namespace rosetta {
 namespace {
@@ -34,7 +33,8 @@ public:
     // descriptor_limit: when set, the child's hard and soft RLIMIT_NOFILE.
     explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0) {
         int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+            throw std::runtime_error("pipe");
         std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork");
@@ -62,8 +62,12 @@ public:
     }
 
     // The first line of stdout, or "" if none came within the timeout.
-    std::string first_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(out_, timeout); }
-    std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(err_, timeout); }
+    std::string first_line(std::chrono::milliseconds timeout = 5000ms) {
+        return line_of(out_, timeout);
+    }
+    std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) {
+        return line_of(err_, timeout);
+    }
 
     // Sends signal and waits for the exit, at most timeout. The exit status, or -1.
     int stop(int signal, std::chrono::milliseconds timeout = 10000ms) {
@@ -124,7 +128,9 @@ private:
 std::uint16_t port_of(const std::string& line) {
     const std::string prefix = "listening on 127.0.0.1:";
     EXPECT_TRUE(line.starts_with(prefix)) << line;
-    return line.starts_with(prefix) ? static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size()))) : 0;
+    return line.starts_with(prefix)
+               ? static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size())))
+               : 0;
 }
 
 void raise_descriptor_limit() {
@@ -152,8 +158,10 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     clients.reserve(19'000);
     for (int i = 0; i < 19'000; ++i) clients.push_back(std::make_unique<Client>(port));
     // Every hundredth asks for a page while all are open: the loops still serve under the load.
-    for (std::size_t i = 0; i < clients.size(); i += 100) clients[i]->send(test::get_request("/p/1"));
-    for (std::size_t i = 0; i < clients.size(); i += 100) ASSERT_EQ(clients[i]->read_response(5s).status, 200);
+    for (std::size_t i = 0; i < clients.size(); i += 100)
+        clients[i]->send(test::get_request("/p/1"));
+    for (std::size_t i = 0; i < clients.size(); i += 100)
+        ASSERT_EQ(clients[i]->read_response(5s).status, 200);
 
     auto deadline = test::TestClock::now() + 10s;
     nlohmann::json stats;
@@ -167,7 +175,8 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     EXPECT_EQ(stats["threads"], 2);
 
     EXPECT_EQ(origin.stop(SIGTERM), 0);
-    for (std::size_t i = 0; i < clients.size(); i += 1000) EXPECT_TRUE(clients[i]->closed_within(1s));
+    for (std::size_t i = 0; i < clients.size(); i += 1000)
+        EXPECT_TRUE(clients[i]->closed_within(1s));
 }
 
 TEST(OriginCommand, waits_without_spinning_when_out_of_descriptors) {
@@ -215,8 +224,9 @@ TEST(OriginCommand, exits_1_with_a_one_line_reason_when_the_port_is_taken) {
     spec.port = taken.port();
     OriginProcess origin(spec);
     EXPECT_EQ(origin.wait(5000ms), 1);
-    EXPECT_EQ(origin.first_error_line(),
-              "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
+    EXPECT_EQ(
+        origin.first_error_line(),
+        "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
     EXPECT_EQ(origin.first_line(100ms), "");
 }
 
