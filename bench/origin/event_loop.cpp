@@ -13,7 +13,7 @@
 #include <iterator>
 #include <system_error>
 
-namespace rosetta {
+namespace rosetta::origin {
 
 namespace {
 
@@ -511,4 +511,4 @@ void EventLoop::close_connection(Connection& c) {
     connections_.pop_back();
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

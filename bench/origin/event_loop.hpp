@@ -20,7 +20,7 @@
 #include "scenarios/site.hpp"
 #include "scenarios/spec.hpp"
 
-namespace rosetta {
+namespace rosetta::origin {
 
 using Clock = std::chrono::steady_clock;
 
@@ -144,4 +144,4 @@ private:
     std::array<epoll_event, 512> events_{};
 };
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

@@ -62,9 +62,9 @@ OriginServer::OriginServer(const Spec& spec) {
     port_ = bound_port(listeners.front());
     for (int i = 1; i < spec.threads; ++i) listeners.push_back(listen_on(port_));
     // The pages name the authority in their absolute links, so they exist only once bound.
-    state_ = std::make_unique<OriginState>(spec, authority());
+    state_ = std::make_unique<origin::OriginState>(spec, authority());
     for (Fd& listener : listeners)
-        loops_.push_back(std::make_unique<EventLoop>(*state_, std::move(listener)));
+        loops_.push_back(std::make_unique<origin::EventLoop>(*state_, std::move(listener)));
 }
 
 OriginServer::~OriginServer() {

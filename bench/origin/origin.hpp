@@ -24,8 +24,13 @@
 
 namespace rosetta {
 
+// Everything behind this face (the loops, their connections and timers, the request parser,
+// the counters) lives in rosetta::origin, so a model's own Connection or Clock never clashes
+// with it.
+namespace origin {
 struct OriginState;
 class EventLoop;
+}  // namespace origin
 
 class OriginServer {
 public:
@@ -53,8 +58,8 @@ public:
 
 private:
     std::uint16_t port_ = 0;
-    std::unique_ptr<OriginState> state_;
-    std::vector<std::unique_ptr<EventLoop>> loops_;
+    std::unique_ptr<origin::OriginState> state_;
+    std::vector<std::unique_ptr<origin::EventLoop>> loops_;
     std::vector<std::thread> threads_;
     std::mutex lifecycle_mutex_;
     bool started_ = false, stopped_ = false;

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace rosetta {
+namespace rosetta::origin {
 
 namespace {
 
@@ -126,4 +126,4 @@ ParseResult parse_request(std::string_view input, Request& request) {
     return ParseResult::complete;
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

@@ -2,7 +2,7 @@
 
 #include "scenarios/site.hpp"
 
-namespace rosetta {
+namespace rosetta::origin {
 
 RequestCounts::RequestCounts(const Site& site)
     : pages_(static_cast<std::size_t>(site.params().pages)),
@@ -31,4 +31,4 @@ nlohmann::json RequestCounts::paths() const {
     return paths;
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

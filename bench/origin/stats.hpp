@@ -13,8 +13,10 @@
 #include <unordered_map>
 
 namespace rosetta {
-
 class Site;
+}
+
+namespace rosetta::origin {
 
 // A level and the highest it has been. Two relaxed atomics: the peak may trail the level by
 // a moment, never miss a maximum.
@@ -58,4 +60,4 @@ private:
     std::unordered_map<std::string, std::uint32_t> others_;
 };
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

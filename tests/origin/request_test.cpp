@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace rosetta {
+namespace rosetta::origin {
 namespace {
 
 ParseResult parse(std::string_view input, Request& request) {
@@ -87,4 +87,4 @@ TEST(RequestParser, refuses_a_head_longer_than_its_limit_even_unfinished) {
 }
 
 }  // namespace
-}  // namespace rosetta
+}  // namespace rosetta::origin
