@@ -147,6 +147,7 @@ void EventLoop::accept_clients() {
             if (errno != EAGAIN) pause_listener();  // EMFILE, ENFILE, ENOBUFS, ENOMEM
             return;
         }
+        state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
         // A dripped piece or the tail of a partial write must not wait for a delayed ACK.
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -52,8 +52,9 @@ public:
     // from a loop thread.
     void stop();
     // The JSON GET /__stats returns: requests (received for the simulated web, stalled ones
-    // included, so it is the sum of paths), paths, peak_connections, peak_inflight,
-    // connections, inflight, bad_requests (answered 400, in no path), threads.
+    // included, so it is the sum of paths), paths, connections_accepted (since the server
+    // started, all loops summed, the probe's own connection included), peak_connections,
+    // peak_inflight, connections, inflight, bad_requests (answered 400, in no path), threads.
     nlohmann::json stats() const;
 
 private:

@@ -31,6 +31,7 @@ std::optional<std::string_view> OriginState::cached_body(int page) const {
 nlohmann::json OriginState::stats() const {
     return {{"requests", counts.total()},
             {"paths", counts.paths()},
+            {"connections_accepted", connections_accepted.load(std::memory_order_relaxed)},
             {"peak_connections", connections.peak()},
             {"peak_inflight", inflight.peak()},
             {"connections", connections.level()},

@@ -32,6 +32,9 @@ struct OriginState {
 
     RequestCounts counts;
     PeakGauge connections, inflight;
+    // Every connection accept4 returned, all loops together: with keep-alive a client opens
+    // at most one per concurrent request, without it one per request.
+    std::atomic<std::uint64_t> connections_accepted{0};
     std::atomic<std::uint64_t> bad_requests{0};
 
     std::optional<std::string_view> cached_body(int page) const;

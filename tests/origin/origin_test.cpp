@@ -304,6 +304,22 @@ TEST(Origin, counts_requests_per_path_but_not_its_stats_probe) {
     EXPECT_EQ(origin.server.stats()["paths"], s["paths"]);
 }
 
+TEST(Origin, counts_each_accepted_connection_once_however_many_requests_it_carries) {
+    Running origin(small_site("none", 0, 2));
+    std::uint64_t before = origin.stats()["connections_accepted"];
+    constexpr int connections = 7;
+    std::vector<std::unique_ptr<Client>> clients;
+    clients.reserve(connections);
+    for (int i = 0; i < connections; ++i)
+        clients.push_back(std::make_unique<Client>(origin.server.port()));
+    for (int request = 0; request < 3; ++request)
+        for (auto& client : clients) ASSERT_EQ(client->get("/p/1").status, 200);
+    std::uint64_t after = origin.stats()["connections_accepted"];
+    // Connections on either loop, each counted once for its three requests, and the second
+    // probe's own connection (the first one's is in before).
+    EXPECT_EQ(after - before, connections + 1u);
+}
+
 TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
     Running origin(small_site("stall=1"));
     std::vector<std::unique_ptr<Client>> clients;
