@@ -413,5 +413,33 @@ TEST(Origin, refuses_a_port_in_use_with_a_clear_error) {
     }
 }
 
+TEST(Origin, refuses_a_port_another_origin_already_serves) {
+    Running first(small_site("none", 0, 2));
+    Spec spec = small_site();
+    spec.port = first.server.port();
+    try {
+        OriginServer second(spec);
+        ADD_FAILURE() << "a second origin joined port " << spec.port;
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
+    }
+    EXPECT_EQ(first.client().get("/p/1").status, 200);
+}
+
+TEST(Origin, serves_again_on_a_port_its_last_connections_left_in_time_wait) {
+    Spec spec = small_site();
+    {
+        Running first(spec);
+        spec.port = first.server.port();
+        Client client = first.client();
+        client.send(test::get_request("/p/1", "Connection: close\r\n"));
+        EXPECT_EQ(client.read_response().status, 200);
+        // The origin closed first: its side of the connection now waits in TIME_WAIT.
+        EXPECT_TRUE(client.closed_within(1s));
+    }
+    Running again(spec);
+    EXPECT_EQ(again.client().get("/p/1").status, 200);
+}
+
 }  // namespace
 }  // namespace rosetta

@@ -69,6 +69,21 @@ public:
         return line_of(err_, timeout);
     }
 
+    // Everything the child writes on stderr until it closes it (by exiting), at most timeout.
+    std::string error_output(std::chrono::milliseconds timeout = 5000ms) {
+        std::string output;
+        auto deadline = test::TestClock::now() + timeout;
+        while (test::TestClock::now() < deadline) {
+            pollfd p{err_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char chunk[256];
+            ssize_t n = ::read(err_, chunk, sizeof chunk);
+            if (n <= 0) break;
+            output.append(chunk, static_cast<std::size_t>(n));
+        }
+        return output;
+    }
+
     // Sends signal and waits for the exit, at most timeout. The exit status, or -1.
     int stop(int signal, std::chrono::milliseconds timeout = 10000ms) {
         if (signal) ::kill(pid_, signal);
@@ -228,6 +243,28 @@ TEST(OriginCommand, exits_1_with_a_one_line_reason_when_the_port_is_taken) {
         origin.first_error_line(),
         "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
     EXPECT_EQ(origin.first_line(100ms), "");
+}
+
+TEST(OriginCommand, exits_1_with_a_one_line_reason_when_another_origin_serves_the_port) {
+    Spec spec;
+    spec.pages = 10;
+    spec.threads = 2;
+    OriginProcess first(spec);
+    std::uint16_t port = port_of(first.first_line());
+    ASSERT_NE(port, 0);
+
+    // Both would set SO_REUSEPORT: the kernel would let the second in and split the clients
+    // between two sites.
+    spec.port = port;
+    OriginProcess second(spec);
+    EXPECT_EQ(second.wait(2000ms), 1);
+    EXPECT_EQ(second.error_output(500ms), "rosetta origin: bind 127.0.0.1:" + std::to_string(port) +
+                                              ": Address already in use\n");
+    EXPECT_EQ(second.first_line(100ms), "");
+
+    Client client(port);
+    EXPECT_EQ(client.get("/p/3").status, 200);
+    EXPECT_EQ(first.stop(SIGTERM), 0);
 }
 
 }  // namespace
