@@ -141,8 +141,8 @@ void EventLoop::fire_timers() {
 
 void EventLoop::accept_clients() {
     for (int i = 0; i < accepts_per_wakeup; ++i) {
-        int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno != EAGAIN) pause_listener();  // EMFILE, ENFILE, ENOBUFS, ENOMEM
             return;
@@ -150,17 +150,16 @@ void EventLoop::accept_clients() {
         state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
         // A dripped piece or the tail of a partial write must not wait for a delayed ACK.
         int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto c = std::make_unique<Connection>();
-        c->fd = fd;
+        c->fd = std::move(fd);
         c->events = EPOLLIN;
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.ptr = c.get();
-        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-            ::close(fd);
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) {
             pause_listener();
-            return;
+            return;  // c closes its descriptor as it goes
         }
         c->slot = connections_.size();
         connections_.push_back(std::move(c));
@@ -195,7 +194,7 @@ void EventLoop::on_event(Connection& c, std::uint32_t events) {
 }
 
 void EventLoop::on_readable(Connection& c) {
-    ssize_t n = ::read(c.fd, scratch_.get(), scratch_bytes);
+    ssize_t n = ::read(c.fd.get(), scratch_.get(), scratch_bytes);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) close_connection(c);
         return;
@@ -307,7 +306,7 @@ void EventLoop::flush(Connection& c) {
         msghdr message{};
         message.msg_iov = iov;
         message.msg_iovlen = count;
-        ssize_t n = ::sendmsg(c.fd, &message, MSG_NOSIGNAL);
+        ssize_t n = ::sendmsg(c.fd.get(), &message, MSG_NOSIGNAL);
         if (n >= 0) {
             c.sent += static_cast<std::size_t>(n);
         } else if (errno == EAGAIN) {
@@ -356,7 +355,7 @@ void EventLoop::update_interest(Connection& c) {
     epoll_event ev{};
     ev.events = want;
     ev.data.ptr = &c;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev) == 0) {
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) == 0) {
         c.events = want;
     } else {
         close_connection(c);
@@ -369,13 +368,13 @@ void EventLoop::update_interest(Connection& c) {
 // response that closes, and loses nothing it could have used.
 void EventLoop::close_gracefully(Connection& c) {
     for (int i = 0; i < 16; ++i)
-        if (::read(c.fd, scratch_.get(), scratch_bytes) <= 0) break;
+        if (::read(c.fd.get(), scratch_.get(), scratch_bytes) <= 0) break;
     close_connection(c);
 }
 
 void EventLoop::close_with_reset(Connection& c) {
     linger abort{1, 0};  // close() now sends an RST and drops anything unsent
-    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::setsockopt(c.fd.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     close_connection(c);
 }
 
@@ -387,8 +386,7 @@ void EventLoop::close_connection(Connection& c) {
         state_.inflight.remove();
     }
     state_.connections.remove();
-    ::close(c.fd);  // also removes it from the epoll set: it was never dup'ed
-    c.fd = -1;
+    c.fd.reset();  // closing also removes it from the epoll set: it was never dup'ed
     c.dead = true;
     std::size_t slot = c.slot;
     std::swap(connections_[slot], connections_.back());

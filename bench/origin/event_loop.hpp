@@ -42,7 +42,7 @@ struct Connection {
     // stalled: never answered; waits for the client to go.
     enum class State { reading, delayed, writing, dripping, stalled };
 
-    int fd = -1;
+    Fd fd;                 // closed by EventLoop::close_connection, or with the Connection
     std::size_t slot = 0;  // index in EventLoop::connections_
     State state = State::reading;
     std::uint32_t events = 0;  // the epoll interest registered now

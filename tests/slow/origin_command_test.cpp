@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -27,46 +28,53 @@ using namespace std::chrono_literals;
 using test::Client;
 using test::End;
 
+// A close-on-exec pipe: the child writes into one end, the test reads the other.
+struct Pipe {
+    Fd read_end, write_end;
+};
+
+Pipe open_pipe() {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    return {Fd(ends[0]), Fd(ends[1])};
+}
+
 // A forked `rosetta origin`; killed with SIGKILL if a test leaves it running.
 class OriginProcess {
 public:
     // descriptor_limit: when set, the child's hard and soft RLIMIT_NOFILE.
     explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0) {
-        int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-            throw std::runtime_error("pipe");
+        Pipe out = open_pipe(), err = open_pipe();
         std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork");
         if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::dup2(err[1], STDERR_FILENO);
+            ::dup2(out.write_end.get(), STDOUT_FILENO);
+            ::dup2(err.write_end.get(), STDERR_FILENO);
             if (descriptor_limit) {
                 rlimit limit{descriptor_limit, descriptor_limit};
                 ::setrlimit(RLIMIT_NOFILE, &limit);
             }
             ::_exit(run_origin_command(spec));
         }
-        ::close(out[1]);
-        ::close(err[1]);
-        out_ = out[0];
-        err_ = err[0];
+        // Our write ends close as out and err go: with only the child's left, a read sees EOF
+        // once the child exits.
+        out_ = std::move(out.read_end);
+        err_ = std::move(err.read_end);
     }
     ~OriginProcess() {
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
         }
-        ::close(out_);
-        ::close(err_);
     }
 
     // The first line of stdout, or "" if none came within the timeout.
     std::string first_line(std::chrono::milliseconds timeout = 5000ms) {
-        return line_of(out_, timeout);
+        return line_of(out_.get(), timeout);
     }
     std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) {
-        return line_of(err_, timeout);
+        return line_of(err_.get(), timeout);
     }
 
     // Everything the child writes on stderr until it closes it (by exiting), at most timeout.
@@ -74,10 +82,10 @@ public:
         std::string output;
         auto deadline = test::TestClock::now() + timeout;
         while (test::TestClock::now() < deadline) {
-            pollfd p{err_, POLLIN, 0};
+            pollfd p{err_.get(), POLLIN, 0};
             if (::poll(&p, 1, 50) <= 0) continue;
             char chunk[256];
-            ssize_t n = ::read(err_, chunk, sizeof chunk);
+            ssize_t n = ::read(err_.get(), chunk, sizeof chunk);
             if (n <= 0) break;
             output.append(chunk, static_cast<std::size_t>(n));
         }
@@ -137,7 +145,7 @@ public:
 
 private:
     pid_t pid_ = -1;
-    int out_ = -1, err_ = -1;
+    Fd out_, err_;
 };
 
 std::uint16_t port_of(const std::string& line) {
