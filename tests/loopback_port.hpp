@@ -4,10 +4,11 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <stdexcept>
+
+#include "scenarios/net.hpp"
 
 namespace rosetta::test {
 
@@ -20,26 +21,23 @@ public:
         address.sin_family = AF_INET;
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t length = sizeof address;
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            (mode == Mode::listening && ::listen(fd_, 1) != 0) ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-            if (fd_ >= 0) ::close(fd_);
+        if (!fd_ || ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            (mode == Mode::listening && ::listen(fd_.get(), 1) != 0) ||
+            ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
             throw std::runtime_error("cannot bind a 127.0.0.1 port for the test");
-        }
         port_ = ntohs(address.sin_port);
     }
-    ~LoopbackPort() { ::close(fd_); }
-    LoopbackPort(const LoopbackPort&) = delete;
-    LoopbackPort& operator=(const LoopbackPort&) = delete;
 
     std::uint16_t port() const { return port_; }
 
 private:
-    int fd_;
+    Fd fd_;
     std::uint16_t port_ = 0;
 };
 
 // A port nobody listens on: bound, never listened on, released. Connecting to it is refused.
-inline std::uint16_t closed_port() { return LoopbackPort(LoopbackPort::Mode::bound).port(); }
+inline std::uint16_t closed_port() {
+    return LoopbackPort(LoopbackPort::Mode::bound).port();
+}
 
 }  // namespace rosetta::test

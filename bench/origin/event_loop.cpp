@@ -1,7 +1,5 @@
 #include "bench/origin/event_loop.hpp"
 
-#include <fmt/format.h>
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -14,7 +12,7 @@
 #include <iterator>
 #include <system_error>
 
-namespace rosetta {
+namespace rosetta::origin {
 
 namespace {
 
@@ -24,65 +22,16 @@ constexpr std::size_t scratch_bytes = std::size_t{64} * 1024;
 // A busy connection (latency running, body dripping) keeps reading pipelined requests until
 // this much waits unparsed, then stops reading until it catches up.
 constexpr std::size_t max_buffered_input = std::size_t{64} * 1024;
-// A slow body: ten pieces, the first with the head, then one every 10 ms: ~90 ms in all,
-// inside any client timeout of 200 ms or more.
-constexpr int drip_pieces = 10;
-constexpr auto drip_interval = std::chrono::milliseconds(10);
 // With descriptors exhausted, accept() would fail at once again: the listener sleeps this long.
 constexpr auto accept_pause = std::chrono::milliseconds(100);
 // One wake-up accepts at most this many, so a connect storm cannot starve served clients.
 constexpr int accepts_per_wakeup = 256;
-
-constexpr std::string_view malformed_head = "HTTX/1.1 2x0 ???\r\nContent-Lenth: what\r\n\r\n";
-
-std::string make_head(int status, std::string_view reason, std::string_view type, std::size_t length,
-                      bool keep_alive) {
-    return fmt::format(
-        "HTTP/1.1 {} {}\r\nServer: rosetta-origin\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-        "Connection: {}\r\n\r\n",
-        status, reason, type, length, keep_alive ? "keep-alive" : "close");
-}
 
 void check(bool ok, const char* what) {
     if (!ok) throw std::system_error(errno, std::system_category(), what);
 }
 
 }  // namespace
-
-OriginState::OriginState(const Spec& spec, std::string authority)
-    : site(SiteParams::from(spec, std::move(authority))),
-      latency(std::chrono::milliseconds(spec.latency_ms)),
-      threads(spec.threads),
-      counts(site) {
-    // 256 MiB holds the default site 16,000 times over; past it generating a 16 KiB page per
-    // request (~30 us) is cheaper than the memory.
-    constexpr std::size_t cache_budget = std::size_t{256} << 20;
-    const auto page_bytes = static_cast<std::size_t>(site.params().page_bytes);
-    const auto pages = static_cast<std::size_t>(site.params().pages);
-    if (pages * page_bytes <= cache_budget) {
-        bodies.reserve(pages * page_bytes);
-        for (std::size_t id = 0; id < pages; ++id) bodies += site.page_html(static_cast<int>(id));
-    }
-    page_head_keep_alive = make_head(200, "OK", "text/html", page_bytes, true);
-    page_head_close = make_head(200, "OK", "text/html", page_bytes, false);
-}
-
-std::optional<std::string_view> OriginState::cached_body(int page) const {
-    if (bodies.empty()) return std::nullopt;
-    const auto page_bytes = static_cast<std::size_t>(site.params().page_bytes);
-    return std::string_view(bodies).substr(static_cast<std::size_t>(page) * page_bytes, page_bytes);
-}
-
-nlohmann::json OriginState::stats() const {
-    return {{"requests", counts.total()},
-            {"paths", counts.paths()},
-            {"peak_connections", connections.peak()},
-            {"peak_inflight", inflight.peak()},
-            {"connections", connections.level()},
-            {"inflight", inflight.level()},
-            {"bad_requests", bad_requests.load(std::memory_order_relaxed)},
-            {"threads", threads}};
-}
 
 void TimerQueue::push(Connection& c, Clock::time_point deadline) {
     c.deadline = deadline;
@@ -101,7 +50,9 @@ void TimerQueue::remove(Connection& c) {
 }
 
 EventLoop::EventLoop(OriginState& state, Fd listener)
-    : state_(state), listener_(std::move(listener)), scratch_(std::make_unique<char[]>(scratch_bytes)) {
+    : state_(state),
+      listener_(std::move(listener)),
+      scratch_(std::make_unique<char[]>(scratch_bytes)) {
     epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
     check(bool(epoll_), "origin: epoll_create1");
     wake_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -156,7 +107,8 @@ void EventLoop::run() {
 int EventLoop::next_timeout_ms() {
     std::optional<Clock::time_point> next = listener_paused_until_;
     for (const TimerQueue* queue : {&latency_timers_, &drip_timers_})
-        if (const Connection* c = queue->front(); c && (!next || c->deadline < *next)) next = c->deadline;
+        if (const Connection* c = queue->front(); c && (!next || c->deadline < *next))
+            next = c->deadline;
     if (!next) return -1;
     // Rounded up: epoll_wait counts whole milliseconds, and waking early would only spin.
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - now_).count();
@@ -174,8 +126,7 @@ void EventLoop::fire_timers() {
         if (c->deadline > now_) break;
         drip_timers_.remove(*c);
         ++c->piece;
-        c->piece_end = c->head.size() + c->body_end * static_cast<std::size_t>(c->piece) /
-                                            static_cast<std::size_t>(c->pieces);
+        c->piece_end = c->reply.end_of_piece(c->piece);
         flush(*c);
         progress(*c);
     }
@@ -190,25 +141,25 @@ void EventLoop::fire_timers() {
 
 void EventLoop::accept_clients() {
     for (int i = 0; i < accepts_per_wakeup; ++i) {
-        int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno != EAGAIN) pause_listener();  // EMFILE, ENFILE, ENOBUFS, ENOMEM
             return;
         }
+        state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
         // A dripped piece or the tail of a partial write must not wait for a delayed ACK.
         int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto c = std::make_unique<Connection>();
-        c->fd = fd;
+        c->fd = std::move(fd);
         c->events = EPOLLIN;
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.ptr = c.get();
-        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-            ::close(fd);
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) {
             pause_listener();
-            return;
+            return;  // c closes its descriptor as it goes
         }
         c->slot = connections_.size();
         connections_.push_back(std::move(c));
@@ -243,7 +194,7 @@ void EventLoop::on_event(Connection& c, std::uint32_t events) {
 }
 
 void EventLoop::on_readable(Connection& c) {
-    ssize_t n = ::read(c.fd, scratch_.get(), scratch_bytes);
+    ssize_t n = ::read(c.fd.get(), scratch_.get(), scratch_bytes);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) close_connection(c);
         return;
@@ -304,31 +255,22 @@ void EventLoop::serve(Connection& c) {
     update_interest(c);
 }
 
-// Decides the answer to one request (nullptr: a bad one) and when to send it.
+// Takes one request (nullptr: a bad one) and decides when to answer it; what to answer is
+// the Reply's to decide, when the time comes.
 void EventLoop::begin(Connection& c, const Request* request) {
-    using Reply = Connection::Reply;
-    c.fault = Fault::none;
-    c.page.reset();
-    c.keep_alive = request && request->keep_alive;
-    c.head_only = request && request->method == "HEAD";
-    if (!request) {
-        c.reply = Reply::bad_request;
-    } else if (request->method != "GET" && !c.head_only) {
-        c.reply = Reply::not_allowed;
-        c.keep_alive = false;  // it may have sent a body we did not read
-    } else if (request->target == "/__stats") {
+    c.ask = Ask::of(request);
+    if (c.ask.kind == Ask::Kind::stats) {
         // The probe is not part of the simulated web: no count, no fault, no latency.
-        c.reply = Reply::stats;
         respond(c);
         return;
-    } else {
-        c.reply = Reply::served;
-        c.page = state_.site.page_of(request->target);
-        auto attempt = static_cast<int>(state_.counts.count(request->target, c.page));
-        c.fault = state_.site.fault(request->target, attempt);
+    }
+    if (c.ask.kind == Ask::Kind::page) {
+        c.ask.page = state_.site.page_of(request->target);
+        auto attempt = static_cast<int>(state_.counts.count(request->target, c.ask.page));
+        c.ask.fault = state_.site.fault(request->target, attempt);
         c.in_flight = true;
         state_.inflight.add();
-        if (c.fault == Fault::stall) {
+        if (c.ask.fault == Fault::stall) {
             c.state = Connection::State::stalled;
             return;
         }
@@ -342,77 +284,29 @@ void EventLoop::begin(Connection& c, const Request* request) {
 }
 
 void EventLoop::respond(Connection& c) {
-    using Reply = Connection::Reply;
-    c.owned_head.clear();
-    c.owned_body.clear();
-    c.body = {};
-    c.pieces = c.piece = 1;
+    c.reply.decide(state_, c.ask);
     c.sent = 0;
-    c.after = c.keep_alive ? After::keep_alive : After::close;
-    auto small = [&](int status, std::string_view reason, std::string_view text) {
-        c.owned_head = make_head(status, reason, "text/plain", text.size(), c.keep_alive);
-        c.head = c.owned_head;
-        c.body = text;
-    };
-    switch (c.reply) {
-        case Reply::stats:
-            c.owned_body = state_.stats().dump();
-            c.owned_head = make_head(200, "OK", "application/json", c.owned_body.size(), c.keep_alive);
-            c.head = c.owned_head;
-            c.body = c.owned_body;
-            break;
-        case Reply::bad_request: small(400, "Bad Request", "bad request\n"); break;
-        case Reply::not_allowed: small(405, "Method Not Allowed", "only GET and HEAD\n"); break;
-        case Reply::served:
-            if (c.fault == Fault::malformed) {
-                c.head = malformed_head;
-                c.after = After::close;
-            } else if (c.fault == Fault::status) {
-                small(503, "Service Unavailable", "try again\n");
-            } else if (c.fault == Fault::notfound || !c.page) {
-                small(404, "Not Found", "not found\n");
-            } else {
-                c.head = c.keep_alive ? state_.page_head_keep_alive : state_.page_head_close;
-                if (auto cached = state_.cached_body(*c.page)) {
-                    c.body = *cached;
-                } else {
-                    c.owned_body = state_.site.page_html(*c.page);
-                    c.body = c.owned_body;
-                }
-            }
-            break;
-    }
-    c.body_end = c.head_only ? 0 : c.body.size();
-    // The faults that cut or slow the delivery apply to whatever the answer would have been.
-    if (c.reply == Reply::served) {
-        if (c.fault == Fault::reset || c.fault == Fault::truncate) {
-            c.body_end /= 2;
-            c.after = c.fault == Fault::reset ? After::reset : After::close;
-        } else if (c.fault == Fault::slow) {
-            c.pieces = drip_pieces;
-        }
-    }
-    c.piece_end = c.head.size() + c.body_end * static_cast<std::size_t>(c.piece) /
-                                      static_cast<std::size_t>(c.pieces);
+    c.piece = 1;
+    c.piece_end = c.reply.end_of_piece(c.piece);
     flush(c);
 }
 
 // Sends what is due of the response with sendmsg: writev with flags, so MSG_NOSIGNAL turns a
 // vanished client's SIGPIPE into EPIPE without touching the process's signal dispositions.
 void EventLoop::flush(Connection& c) {
-    const std::size_t head_size = c.head.size();
+    const std::string_view head = c.reply.head(), body = c.reply.body();
     while (c.sent < c.piece_end) {
         iovec iov[2];
         std::size_t count = 0;
-        if (c.sent < head_size)
-            iov[count++] = {const_cast<char*>(c.head.data()) + c.sent, head_size - c.sent};
-        std::size_t from = c.sent > head_size ? c.sent - head_size : 0;
-        std::size_t to = c.piece_end - head_size;
-        if (to > from) iov[count++] = {const_cast<char*>(c.body.data()) + from, to - from};
+        if (c.sent < head.size())
+            iov[count++] = {const_cast<char*>(head.data()) + c.sent, head.size() - c.sent};
+        std::size_t from = c.sent > head.size() ? c.sent - head.size() : 0;
+        std::size_t to = c.piece_end - head.size();
+        if (to > from) iov[count++] = {const_cast<char*>(body.data()) + from, to - from};
         msghdr message{};
         message.msg_iov = iov;
         message.msg_iovlen = count;
-        ssize_t n = ::sendmsg(c.fd, &message, MSG_NOSIGNAL);
+        ssize_t n = ::sendmsg(c.fd.get(), &message, MSG_NOSIGNAL);
         if (n >= 0) {
             c.sent += static_cast<std::size_t>(n);
         } else if (errno == EAGAIN) {
@@ -423,7 +317,7 @@ void EventLoop::flush(Connection& c) {
             return;
         }
     }
-    if (c.sent < head_size + c.body_end) {
+    if (c.sent < c.reply.size()) {
         c.state = Connection::State::dripping;
         drip_timers_.push(c, now_ + drip_interval);
         return;
@@ -436,29 +330,32 @@ void EventLoop::complete(Connection& c) {
         c.in_flight = false;
         state_.inflight.remove();
     }
-    // A generated body (stats, an uncached page) is not kept for the next request: 19,000
-    // idle connections each holding 16 KiB would cost 300 MiB.
-    if (c.owned_body.capacity() > 4096) std::string().swap(c.owned_body);
+    c.reply.drop_generated_body();
     c.state = Connection::State::reading;
-    switch (c.after) {
-        case After::keep_alive: break;
-        case After::close: close_gracefully(c); break;
-        case After::reset: close_with_reset(c); break;
+    switch (c.reply.after()) {
+        case After::keep_alive:
+            break;
+        case After::close:
+            close_gracefully(c);
+            break;
+        case After::reset:
+            close_with_reset(c);
+            break;
     }
 }
 
 void EventLoop::update_interest(Connection& c) {
     using State = Connection::State;
     std::uint32_t want = 0;
-    if (!c.peer_closed &&
-        (c.state == State::reading || c.state == State::stalled || c.input.size() < max_buffered_input))
+    if (!c.peer_closed && (c.state == State::reading || c.state == State::stalled ||
+                           c.input.size() < max_buffered_input))
         want |= EPOLLIN;
     if (c.state == State::writing) want |= EPOLLOUT;
     if (want == c.events) return;
     epoll_event ev{};
     ev.events = want;
     ev.data.ptr = &c;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev) == 0) {
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) == 0) {
         c.events = want;
     } else {
         close_connection(c);
@@ -471,13 +368,13 @@ void EventLoop::update_interest(Connection& c) {
 // response that closes, and loses nothing it could have used.
 void EventLoop::close_gracefully(Connection& c) {
     for (int i = 0; i < 16; ++i)
-        if (::read(c.fd, scratch_.get(), scratch_bytes) <= 0) break;
+        if (::read(c.fd.get(), scratch_.get(), scratch_bytes) <= 0) break;
     close_connection(c);
 }
 
 void EventLoop::close_with_reset(Connection& c) {
     linger abort{1, 0};  // close() now sends an RST and drops anything unsent
-    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::setsockopt(c.fd.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     close_connection(c);
 }
 
@@ -489,8 +386,7 @@ void EventLoop::close_connection(Connection& c) {
         state_.inflight.remove();
     }
     state_.connections.remove();
-    ::close(c.fd);  // also removes it from the epoll set: it was never dup'ed
-    c.fd = -1;
+    c.fd.reset();  // closing also removes it from the epoll set: it was never dup'ed
     c.dead = true;
     std::size_t slot = c.slot;
     std::swap(connections_[slot], connections_.back());
@@ -499,4 +395,4 @@ void EventLoop::close_connection(Connection& c) {
     connections_.pop_back();
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

@@ -1,50 +1,23 @@
 // One event loop of the origin: an epoll set with its own listener, the connections it
-// accepted, and two timer queues. Internal to the origin; OriginServer runs one per thread.
+// accepted, and two timer queues. It reads requests and sends replies; what a reply says is
+// reply.hpp's to decide. OriginServer runs one loop per thread.
 #pragma once
-
-#include "bench/origin/request.hpp"
-#include "bench/origin/stats.hpp"
-#include "scenarios/net.hpp"
-#include "scenarios/site.hpp"
-#include "scenarios/spec.hpp"
 
 #include <sys/epoll.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
-namespace rosetta {
+#include "bench/origin/reply.hpp"
+#include "bench/origin/state.hpp"
+#include "scenarios/net.hpp"
 
-using Clock = std::chrono::steady_clock;
-
-// What every loop serves and counts, built once before any loop runs and read-only after,
-// but for the counters.
-struct OriginState {
-    OriginState(const Spec& spec, std::string authority);
-
-    Site site;
-    Clock::duration latency;
-    int threads;
-    // Every page back to back when pages * page_bytes fits the cache budget, else empty and
-    // pages are generated per request.
-    std::string bodies;
-    // All pages have the same length, so one 200 head serves them all.
-    std::string page_head_keep_alive, page_head_close;
-
-    RequestCounts counts;
-    PeakGauge connections, inflight;
-    std::atomic<std::uint64_t> bad_requests{0};
-
-    std::optional<std::string_view> cached_body(int page) const;
-    nlohmann::json stats() const;
-};
+namespace rosetta::origin {
 
 struct Connection;
 
@@ -63,17 +36,13 @@ private:
     Connection* tail_ = nullptr;
 };
 
-enum class After { keep_alive, close, reset };
-
 struct Connection {
     // reading: waiting for a complete request. delayed: the latency is running. writing: the
     // socket is full, EPOLLOUT pending. dripping: between two pieces of a slow body.
     // stalled: never answered; waits for the client to go.
     enum class State { reading, delayed, writing, dripping, stalled };
-    // What the request asked for, kept until the latency has passed.
-    enum class Reply { served, stats, bad_request, not_allowed };
 
-    int fd = -1;
+    Fd fd;                 // closed by EventLoop::close_connection, or with the Connection
     std::size_t slot = 0;  // index in EventLoop::connections_
     State state = State::reading;
     std::uint32_t events = 0;  // the epoll interest registered now
@@ -82,18 +51,12 @@ struct Connection {
     bool in_flight = false;    // counted in OriginState::inflight
     std::string input;         // received and not yet consumed
 
-    Reply reply = Reply::served;
-    std::optional<int> page;
-    Fault fault = Fault::none;
-    bool keep_alive = true, head_only = false;
-
-    // The response: head, then body[0, body_end), sent up to piece_end (all of it unless the
-    // body drips). Views into the state's caches or into owned_*; never copied to send.
-    std::string owned_head, owned_body;
-    std::string_view head, body;
-    std::size_t body_end = 0, piece_end = 0, sent = 0;
-    int pieces = 1, piece = 1;
-    After after = After::keep_alive;
+    Ask ask;      // what the request being answered asked for
+    Reply reply;  // the answer, decided once the latency has passed
+    // Bytes of the reply sent so far, and how far the piece due now goes (all of it unless
+    // the body drips).
+    std::size_t sent = 0, piece_end = 0;
+    int piece = 1;
 
     // Membership of one TimerQueue.
     TimerQueue* queue = nullptr;
@@ -144,4 +107,4 @@ private:
     std::array<epoll_event, 512> events_{};
 };
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

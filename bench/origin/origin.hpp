@@ -12,21 +12,25 @@
 // loop and no thread, timerfd or allocation per request.
 #pragma once
 
-#include "scenarios/spec.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "scenarios/spec.hpp"
+
 namespace rosetta {
 
+// Everything behind this face (the loops, their connections and timers, the request parser,
+// the counters) lives in rosetta::origin, so a model's own Connection or Clock never clashes
+// with it.
+namespace origin {
 struct OriginState;
 class EventLoop;
+}  // namespace origin
 
 class OriginServer {
 public:
@@ -48,14 +52,15 @@ public:
     // from a loop thread.
     void stop();
     // The JSON GET /__stats returns: requests (received for the simulated web, stalled ones
-    // included, so it is the sum of paths), paths, peak_connections, peak_inflight,
-    // connections, inflight, bad_requests (answered 400, in no path), threads.
+    // included, so it is the sum of paths), paths, connections_accepted (since the server
+    // started, all loops summed, the probe's own connection included), peak_connections,
+    // peak_inflight, connections, inflight, bad_requests (answered 400, in no path), threads.
     nlohmann::json stats() const;
 
 private:
     std::uint16_t port_ = 0;
-    std::unique_ptr<OriginState> state_;
-    std::vector<std::unique_ptr<EventLoop>> loops_;
+    std::unique_ptr<origin::OriginState> state_;
+    std::vector<std::unique_ptr<origin::EventLoop>> loops_;
     std::vector<std::thread> threads_;
     std::mutex lifecycle_mutex_;
     bool started_ = false, stopped_ = false;

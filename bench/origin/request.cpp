@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace rosetta {
+namespace rosetta::origin {
 
 namespace {
 
@@ -19,7 +19,9 @@ bool is_token(std::string_view s) {
     return true;
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -63,7 +65,8 @@ ParseResult parse_request(std::string_view input, Request& request) {
         return true;
     };
     auto incomplete_or_too_long = [&]() {
-        return input.size() - head_start > max_request_head ? ParseResult::bad : ParseResult::incomplete;
+        return input.size() - head_start > max_request_head ? ParseResult::bad
+                                                            : ParseResult::incomplete;
     };
 
     if (!next_line()) return incomplete_or_too_long();
@@ -102,7 +105,8 @@ ParseResult parse_request(std::string_view input, Request& request) {
                 std::string_view option = trim_ows(value.substr(0, comma));
                 if (iequals(option, "close")) close = true;
                 if (iequals(option, "keep-alive")) keep_alive = true;
-                value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+                value =
+                    comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
             }
         } else if (iequals(name, "content-length")) {
             std::size_t n = 0;
@@ -122,4 +126,4 @@ ParseResult parse_request(std::string_view input, Request& request) {
     return ParseResult::complete;
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

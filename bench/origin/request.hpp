@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace rosetta {
+namespace rosetta::origin {
 
 struct Request {
     std::string_view method;  // views into the input: valid until it changes
@@ -32,4 +32,4 @@ inline constexpr std::size_t max_request_body = 1 << 20;
 // long). Bare LF line ends and empty lines before the request line are tolerated.
 ParseResult parse_request(std::string_view input, Request& request);
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

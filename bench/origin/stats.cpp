@@ -2,7 +2,7 @@
 
 #include "scenarios/site.hpp"
 
-namespace rosetta {
+namespace rosetta::origin {
 
 RequestCounts::RequestCounts(const Site& site)
     : pages_(static_cast<std::size_t>(site.params().pages)),
@@ -12,7 +12,9 @@ std::uint32_t RequestCounts::count(std::string_view path, std::optional<int> pag
     total_.fetch_add(1, std::memory_order_relaxed);
     if (path == "/") return root_count_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (page)
-        return page_counts_[static_cast<std::size_t>(*page)].fetch_add(1, std::memory_order_relaxed) + 1;
+        return page_counts_[static_cast<std::size_t>(*page)].fetch_add(1,
+                                                                       std::memory_order_relaxed) +
+               1;
     std::lock_guard lock(others_mutex_);
     return ++others_[std::string(path)];
 }
@@ -29,4 +31,4 @@ nlohmann::json RequestCounts::paths() const {
     return paths;
 }
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

@@ -2,20 +2,21 @@
 // GET /__stats to prove what a client did (no duplicate fetch, C10k really held).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 namespace rosetta {
-
 class Site;
+}
+
+namespace rosetta::origin {
 
 // A level and the highest it has been. Two relaxed atomics: the peak may trail the level by
 // a moment, never miss a maximum.
@@ -59,4 +60,4 @@ private:
     std::unordered_map<std::string, std::uint32_t> others_;
 };
 
-}  // namespace rosetta
+}  // namespace rosetta::origin

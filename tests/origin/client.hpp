@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -23,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "scenarios/net.hpp"
 
 namespace rosetta::test {
 
@@ -39,11 +40,16 @@ enum class End { complete, eof, reset, timeout, malformed };
 
 inline std::string_view to_string(End end) {
     switch (end) {
-        case End::complete: return "complete";
-        case End::eof: return "eof";
-        case End::reset: return "reset";
-        case End::timeout: return "timeout";
-        case End::malformed: return "malformed";
+        case End::complete:
+            return "complete";
+        case End::eof:
+            return "eof";
+        case End::reset:
+            return "reset";
+        case End::timeout:
+            return "timeout";
+        case End::malformed:
+            return "malformed";
     }
     return "?";
 }
@@ -60,30 +66,21 @@ struct Response {
 class Client {
 public:
     explicit Client(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-        if (fd_ < 0) throw std::system_error(errno, std::system_category(), "socket");
+        if (!fd_) throw std::system_error(errno, std::system_category(), "socket");
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_port = htons(port);
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-            int error = errno;
-            ::close(fd_);
-            throw std::system_error(error, std::system_category(), "connect");
-        }
+        if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+            throw std::system_error(errno, std::system_category(), "connect");
     }
-    ~Client() { close(); }
-    Client(const Client&) = delete;
-    Client& operator=(const Client&) = delete;
 
-    int fd() const { return fd_; }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
+    int fd() const { return fd_.get(); }
+    void close() { fd_.reset(); }
 
     void send(std::string_view bytes) {
         while (!bytes.empty()) {
-            ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
             if (n < 0) throw std::system_error(errno, std::system_category(), "send");
             bytes.remove_prefix(static_cast<std::size_t>(n));
         }
@@ -133,7 +130,8 @@ public:
             response.body = message.body();
             response.content_type = std::string(message[http::field::content_type]);
             response.connection = std::string(message[http::field::connection]);
-            if (auto length = parser.content_length()) response.content_length = static_cast<std::size_t>(*length);
+            if (auto length = parser.content_length())
+                response.content_length = static_cast<std::size_t>(*length);
         }
         return response;
     }
@@ -160,14 +158,15 @@ private:
 
     Read read_some(TestClock::time_point deadline) {
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TestClock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TestClock::now());
             if (left.count() < 0) return Read::timeout;
-            pollfd p{fd_, POLLIN, 0};
+            pollfd p{fd_.get(), POLLIN, 0};
             int ready = ::poll(&p, 1, static_cast<int>(left.count()));
             if (ready < 0 && errno == EINTR) continue;
             if (ready <= 0) return Read::timeout;
             char chunk[65536];
-            ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
             if (n > 0) {
                 pending_.append(chunk, static_cast<std::size_t>(n));
                 return Read::data;
@@ -178,7 +177,7 @@ private:
         }
     }
 
-    int fd_;
+    Fd fd_;
     std::string pending_;
 };
 

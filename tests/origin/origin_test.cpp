@@ -1,16 +1,16 @@
 #include "bench/origin/origin.hpp"
-#include "loopback_port.hpp"
-#include "origin/client.hpp"
-#include "scenarios/checksum.hpp"
-#include "scenarios/site.hpp"
-
-#include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include "loopback_port.hpp"
+#include "origin/client.hpp"
+#include "scenarios/checksum.hpp"
+#include "scenarios/site.hpp"
 
 namespace rosetta {
 namespace {
@@ -153,7 +153,8 @@ TEST(Origin, closes_after_an_http_1_0_response_unless_asked_to_keep_alive) {
 TEST(Origin, answers_pipelined_requests_in_order) {
     Running origin(small_site());
     Client client = origin.client();
-    client.send(test::get_request("/p/7") + test::get_request("/nothing") + test::get_request("/p/8"));
+    client.send(test::get_request("/p/7") + test::get_request("/nothing") +
+                test::get_request("/p/8"));
     Response a = client.read_response(), b = client.read_response(), c = client.read_response();
     EXPECT_EQ(a.body, origin.site.page_html(7));
     EXPECT_EQ(b.status, 404);
@@ -303,6 +304,22 @@ TEST(Origin, counts_requests_per_path_but_not_its_stats_probe) {
     EXPECT_EQ(origin.server.stats()["paths"], s["paths"]);
 }
 
+TEST(Origin, counts_each_accepted_connection_once_however_many_requests_it_carries) {
+    Running origin(small_site("none", 0, 2));
+    std::uint64_t before = origin.stats()["connections_accepted"];
+    constexpr int connections = 7;
+    std::vector<std::unique_ptr<Client>> clients;
+    clients.reserve(connections);
+    for (int i = 0; i < connections; ++i)
+        clients.push_back(std::make_unique<Client>(origin.server.port()));
+    for (int request = 0; request < 3; ++request)
+        for (auto& client : clients) ASSERT_EQ(client->get("/p/1").status, 200);
+    std::uint64_t after = origin.stats()["connections_accepted"];
+    // Connections on either loop, each counted once for its three requests, and the second
+    // probe's own connection (the first one's is in before).
+    EXPECT_EQ(after - before, connections + 1u);
+}
+
 TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
     Running origin(small_site("stall=1"));
     std::vector<std::unique_ptr<Client>> clients;
@@ -310,7 +327,8 @@ TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
         clients.push_back(std::make_unique<Client>(origin.server.port()));
         clients.back()->send(test::get_request("/p/" + std::to_string(i)));
     }
-    nlohmann::json s = origin.stats_when([](const nlohmann::json& j) { return j["inflight"] == 5; });
+    nlohmann::json s =
+        origin.stats_when([](const nlohmann::json& j) { return j["inflight"] == 5; });
     EXPECT_EQ(s["inflight"], 5);
     EXPECT_EQ(s["peak_inflight"], 5);
     clients.clear();
@@ -322,9 +340,10 @@ TEST(Origin, counts_stalled_requests_in_flight_until_their_clients_leave) {
 
 TEST(Origin, answers_garbage_with_400_and_closes_but_serves_others) {
     Running origin(small_site());
-    for (std::string garbage : {std::string("BLAH\r\n\r\n"), std::string("GET /p/1 HTTP/9.9\r\n\r\n"),
-                                std::string("GET /p/1 HTTP/1.1\r\nNo colon\r\n\r\n"),
-                                "GET /p/1 HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"}) {
+    for (std::string garbage :
+         {std::string("BLAH\r\n\r\n"), std::string("GET /p/1 HTTP/9.9\r\n\r\n"),
+          std::string("GET /p/1 HTTP/1.1\r\nNo colon\r\n\r\n"),
+          "GET /p/1 HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"}) {
         Client bad = origin.client();
         bad.send(garbage);
         Response r = bad.read_response();
@@ -392,6 +411,34 @@ TEST(Origin, refuses_a_port_in_use_with_a_clear_error) {
                   std::string::npos)
             << e.what();
     }
+}
+
+TEST(Origin, refuses_a_port_another_origin_already_serves) {
+    Running first(small_site("none", 0, 2));
+    Spec spec = small_site();
+    spec.port = first.server.port();
+    try {
+        OriginServer second(spec);
+        ADD_FAILURE() << "a second origin joined port " << spec.port;
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
+    }
+    EXPECT_EQ(first.client().get("/p/1").status, 200);
+}
+
+TEST(Origin, serves_again_on_a_port_its_last_connections_left_in_time_wait) {
+    Spec spec = small_site();
+    {
+        Running first(spec);
+        spec.port = first.server.port();
+        Client client = first.client();
+        client.send(test::get_request("/p/1", "Connection: close\r\n"));
+        EXPECT_EQ(client.read_response().status, 200);
+        // The origin closed first: its side of the connection now waits in TIME_WAIT.
+        EXPECT_TRUE(client.closed_within(1s));
+    }
+    Running again(spec);
+    EXPECT_EQ(again.client().get("/p/1").status, 200);
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 
 #include <string>
 
-namespace rosetta {
+namespace rosetta::origin {
 namespace {
 
-ParseResult parse(std::string_view input, Request& request) { return parse_request(input, request); }
+ParseResult parse(std::string_view input, Request& request) {
+    return parse_request(input, request);
+}
 
 ParseResult parse(std::string_view input) {
     Request request;
@@ -35,7 +37,8 @@ TEST(RequestParser, follows_connection_semantics_of_each_version) {
     Request r;
     ASSERT_EQ(parse("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", r), ParseResult::complete);
     EXPECT_FALSE(r.keep_alive);
-    ASSERT_EQ(parse("GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", r), ParseResult::complete);
+    ASSERT_EQ(parse("GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", r),
+              ParseResult::complete);
     EXPECT_FALSE(r.keep_alive);
     ASSERT_EQ(parse("GET / HTTP/1.0\r\n\r\n", r), ParseResult::complete);
     EXPECT_FALSE(r.keep_alive);
@@ -47,7 +50,8 @@ TEST(RequestParser, follows_connection_semantics_of_each_version) {
 TEST(RequestParser, skips_a_body_announced_by_content_length) {
     Request r;
     EXPECT_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", r), ParseResult::incomplete);
-    ASSERT_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET", r), ParseResult::complete);
+    ASSERT_EQ(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET", r),
+              ParseResult::complete);
     EXPECT_EQ(r.size, std::string_view("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde").size());
 }
 
@@ -83,4 +87,4 @@ TEST(RequestParser, refuses_a_head_longer_than_its_limit_even_unfinished) {
 }
 
 }  // namespace
-}  // namespace rosetta
+}  // namespace rosetta::origin

@@ -2,24 +2,24 @@
 // run_origin_command, the parent reads its first line, loads it, and stops it with SIGTERM.
 // The child is a process of its own so each side has the whole descriptor budget: 19,000
 // connections need 19,000 descriptors on each end.
-#include "bench/origin/origin.hpp"
-#include "loopback_port.hpp"
-#include "origin/client.hpp"
-
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "bench/origin/origin.hpp"
+#include "loopback_port.hpp"
+#include "origin/client.hpp"
 
 namespace rosetta {
 namespace {
@@ -28,42 +28,69 @@ using namespace std::chrono_literals;
 using test::Client;
 using test::End;
 
+// A close-on-exec pipe: the child writes into one end, the test reads the other.
+struct Pipe {
+    Fd read_end, write_end;
+};
+
+Pipe open_pipe() {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    return {Fd(ends[0]), Fd(ends[1])};
+}
+
 // A forked `rosetta origin`; killed with SIGKILL if a test leaves it running.
 class OriginProcess {
 public:
     // descriptor_limit: when set, the child's hard and soft RLIMIT_NOFILE.
     explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0) {
-        int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        Pipe out = open_pipe(), err = open_pipe();
         std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork");
         if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::dup2(err[1], STDERR_FILENO);
+            ::dup2(out.write_end.get(), STDOUT_FILENO);
+            ::dup2(err.write_end.get(), STDERR_FILENO);
             if (descriptor_limit) {
                 rlimit limit{descriptor_limit, descriptor_limit};
                 ::setrlimit(RLIMIT_NOFILE, &limit);
             }
             ::_exit(run_origin_command(spec));
         }
-        ::close(out[1]);
-        ::close(err[1]);
-        out_ = out[0];
-        err_ = err[0];
+        // Our write ends close as out and err go: with only the child's left, a read sees EOF
+        // once the child exits.
+        out_ = std::move(out.read_end);
+        err_ = std::move(err.read_end);
     }
     ~OriginProcess() {
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
         }
-        ::close(out_);
-        ::close(err_);
     }
 
     // The first line of stdout, or "" if none came within the timeout.
-    std::string first_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(out_, timeout); }
-    std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) { return line_of(err_, timeout); }
+    std::string first_line(std::chrono::milliseconds timeout = 5000ms) {
+        return line_of(out_.get(), timeout);
+    }
+    std::string first_error_line(std::chrono::milliseconds timeout = 5000ms) {
+        return line_of(err_.get(), timeout);
+    }
+
+    // Everything the child writes on stderr until it closes it (by exiting), at most timeout.
+    std::string error_output(std::chrono::milliseconds timeout = 5000ms) {
+        std::string output;
+        auto deadline = test::TestClock::now() + timeout;
+        while (test::TestClock::now() < deadline) {
+            pollfd p{err_.get(), POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char chunk[256];
+            ssize_t n = ::read(err_.get(), chunk, sizeof chunk);
+            if (n <= 0) break;
+            output.append(chunk, static_cast<std::size_t>(n));
+        }
+        return output;
+    }
 
     // Sends signal and waits for the exit, at most timeout. The exit status, or -1.
     int stop(int signal, std::chrono::milliseconds timeout = 10000ms) {
@@ -118,13 +145,15 @@ public:
 
 private:
     pid_t pid_ = -1;
-    int out_ = -1, err_ = -1;
+    Fd out_, err_;
 };
 
 std::uint16_t port_of(const std::string& line) {
     const std::string prefix = "listening on 127.0.0.1:";
     EXPECT_TRUE(line.starts_with(prefix)) << line;
-    return line.starts_with(prefix) ? static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size()))) : 0;
+    return line.starts_with(prefix)
+               ? static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size())))
+               : 0;
 }
 
 void raise_descriptor_limit() {
@@ -152,8 +181,10 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     clients.reserve(19'000);
     for (int i = 0; i < 19'000; ++i) clients.push_back(std::make_unique<Client>(port));
     // Every hundredth asks for a page while all are open: the loops still serve under the load.
-    for (std::size_t i = 0; i < clients.size(); i += 100) clients[i]->send(test::get_request("/p/1"));
-    for (std::size_t i = 0; i < clients.size(); i += 100) ASSERT_EQ(clients[i]->read_response(5s).status, 200);
+    for (std::size_t i = 0; i < clients.size(); i += 100)
+        clients[i]->send(test::get_request("/p/1"));
+    for (std::size_t i = 0; i < clients.size(); i += 100)
+        ASSERT_EQ(clients[i]->read_response(5s).status, 200);
 
     auto deadline = test::TestClock::now() + 10s;
     nlohmann::json stats;
@@ -167,7 +198,8 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     EXPECT_EQ(stats["threads"], 2);
 
     EXPECT_EQ(origin.stop(SIGTERM), 0);
-    for (std::size_t i = 0; i < clients.size(); i += 1000) EXPECT_TRUE(clients[i]->closed_within(1s));
+    for (std::size_t i = 0; i < clients.size(); i += 1000)
+        EXPECT_TRUE(clients[i]->closed_within(1s));
 }
 
 TEST(OriginCommand, waits_without_spinning_when_out_of_descriptors) {
@@ -215,9 +247,32 @@ TEST(OriginCommand, exits_1_with_a_one_line_reason_when_the_port_is_taken) {
     spec.port = taken.port();
     OriginProcess origin(spec);
     EXPECT_EQ(origin.wait(5000ms), 1);
-    EXPECT_EQ(origin.first_error_line(),
-              "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
+    EXPECT_EQ(
+        origin.first_error_line(),
+        "rosetta origin: bind 127.0.0.1:" + std::to_string(spec.port) + ": Address already in use");
     EXPECT_EQ(origin.first_line(100ms), "");
+}
+
+TEST(OriginCommand, exits_1_with_a_one_line_reason_when_another_origin_serves_the_port) {
+    Spec spec;
+    spec.pages = 10;
+    spec.threads = 2;
+    OriginProcess first(spec);
+    std::uint16_t port = port_of(first.first_line());
+    ASSERT_NE(port, 0);
+
+    // Both would set SO_REUSEPORT: the kernel would let the second in and split the clients
+    // between two sites.
+    spec.port = port;
+    OriginProcess second(spec);
+    EXPECT_EQ(second.wait(2000ms), 1);
+    EXPECT_EQ(second.error_output(500ms), "rosetta origin: bind 127.0.0.1:" + std::to_string(port) +
+                                              ": Address already in use\n");
+    EXPECT_EQ(second.first_line(100ms), "");
+
+    Client client(port);
+    EXPECT_EQ(client.get("/p/3").status, 200);
+    EXPECT_EQ(first.stop(SIGTERM), 0);
 }
 
 }  // namespace
