@@ -19,7 +19,9 @@ public:
     void update(std::string_view bytes) { XXH3_64bits_update(&state_, bytes.data(), bytes.size()); }
     std::uint64_t value() const { return XXH3_64bits_digest(&state_); }
 
-    static std::uint64_t of(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+    static std::uint64_t of(std::string_view bytes) {
+        return XXH3_64bits(bytes.data(), bytes.size());
+    }
 
 private:
     XXH3_state_t state_;

@@ -1,31 +1,71 @@
 #include "scenarios/exchange.hpp"
 
-#include "scenarios/url.hpp"
-
 #include <fmt/format.h>
+
+#include "scenarios/url.hpp"
 
 namespace rosetta {
 
-Exchange::Exchange(std::string url, std::string_view authority, int attempt, bool keep_alive,
-                   bool want_links, std::uint64_t lane)
+Exchange::Exchange(const ModelRun& run, std::string url, int attempt, TaskId who)
     : url_(std::move(url)),
       attempt_(attempt),
-      keep_alive_(keep_alive),
-      lane_(lane),
+      keep_alive_(run.spec().keepalive),
+      want_links_(run.crawling()),
+      timeout_ms_(run.spec().timeout_ms),
+      who_(who),
       start_ns_(monotonic_ns()),
-      request_(make_get_request(authority, request_target(url_), keep_alive)),
-      links_(want_links ? std::make_unique<LinkExtractor>() : nullptr),
-      parser_([this](std::string_view body) {
-          checksum_.update(body);
-          if (links_) links_->feed(body);
-      }) {}
+      deadline_ns_(start_ns_ + std::int64_t{timeout_ms_} * 1'000'000),
+      request_(make_get_request(run.origin().authority, request_target(url_), keep_alive_)),
+      links_(want_links_ ? std::make_unique<LinkExtractor>() : nullptr),
+      parser_(parser()) {}
+
+ResponseParser Exchange::parser() {
+    return ResponseParser([this](std::string_view body) {
+        checksum_.update(body);
+        if (links_) links_->feed(body);
+    });
+}
+
+void Exchange::start_again() {
+    checksum_ = Checksum();
+    links_ = want_links_ ? std::make_unique<LinkExtractor>() : nullptr;
+    parser_ = parser();
+    received_ = 0;
+    connected_ns_ = first_byte_ns_ = 0;
+}
+
+std::int64_t Exchange::time_left_ns() const {
+    return deadline_ns_ - monotonic_ns();
+}
+
+int Exchange::time_left_ms() const {
+    std::int64_t left = time_left_ns();
+    return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
+}
+
+void Exchange::connected() {
+    connected_ns_ = monotonic_ns();
+}
 
 bool Exchange::on_bytes(std::string_view bytes) {
+    if (received_ == 0 && !bytes.empty()) first_byte_ns_ = monotonic_ns();
     received_ += bytes.size();
     return parser_.feed(bytes) != ResponseParser::State::need_more;
 }
 
-void Exchange::on_eof() { parser_.feed_eof(); }
+void Exchange::on_eof() {
+    parser_.feed_eof();
+}
+
+bool Exchange::send_again(IoFailure failure) {
+    const bool transport = failure.step == Step::send || failure.step == Step::recv;
+    const bool stale = !resent_ && connected_ns_ == 0 && received_ == 0 &&
+                       (!failure || (transport && failure.error != deadline_passed));
+    if (!stale) return false;
+    resent_ = true;
+    start_again();
+    return true;
+}
 
 Record Exchange::make_record(Outcome outcome, int status, std::string error) {
     Record r;
@@ -36,39 +76,64 @@ Record Exchange::make_record(Outcome outcome, int status, std::string error) {
     r.bytes = parser_.body_bytes();
     r.checksum = checksum_.value();
     r.start_ns = start_ns_;
+    r.connected_ns = connected_ns_;
+    r.first_byte_ns = first_byte_ns_;
     r.end_ns = monotonic_ns();
-    r.lane = lane_;
+    r.lane = who_.lane;
+    r.task = who_.task;
     r.error = std::move(error);
     return r;
 }
 
-Record Exchange::finish() {
+Record Exchange::end(IoFailure failure) {
+    if (failure) {
+        const bool deadline = failure.error == deadline_passed;
+        switch (failure.step) {
+            case Step::socket:
+            case Step::connect: {
+                const char* step = failure.step == Step::socket ? "socket" : "connect";
+                return make_record(
+                    Outcome::connect_error, 0,
+                    deadline ? fmt::format("{}: no answer within {} ms", step, timeout_ms_)
+                             : describe_error(step, failure.error));
+            }
+            case Step::send:
+            case Step::recv:
+                if (deadline)
+                    return make_record(
+                        Outcome::timeout, parser_.status(),
+                        fmt::format("no complete response within {} ms", timeout_ms_));
+                return make_record(
+                    Outcome::reset, parser_.status(),
+                    describe_error(failure.step == Step::send ? "send" : "recv", failure.error));
+        }
+    }
     switch (parser_.state()) {
         case ResponseParser::State::done: {
             int status = parser_.status();
-            if (status >= 400) return make_record(Outcome::http_error, status, fmt::format("HTTP {}", status));
+            if (status >= 400)
+                return make_record(Outcome::http_error, status, fmt::format("HTTP {}", status));
             ok_ = true;
             if (links_) links_->finish();
             return make_record(Outcome::ok, status, {});
         }
         case ResponseParser::State::failed:
             return make_record(parser_.failure(), parser_.status(), parser_.error());
-        case ResponseParser::State::need_more: break;
+        case ResponseParser::State::need_more:
+            break;
     }
     return make_record(Outcome::truncated, parser_.status(), "response incomplete");
-}
-
-Record Exchange::fail(Outcome outcome, std::string error) {
-    return make_record(outcome, parser_.status(), std::move(error));
 }
 
 bool Exchange::connection_reusable() const {
     return keep_alive_ && parser_.state() == ResponseParser::State::done && parser_.keep_alive();
 }
 
-std::vector<std::string> Exchange::links() const {
+std::vector<std::string> Exchange::take_links() {
     if (!ok_ || !links_) return {};
-    return resolve_links(*links_, url_);
+    std::vector<std::string> links = resolve_links(*links_, url_);
+    links_.reset();
+    return links;
 }
 
 }  // namespace rosetta

@@ -1,32 +1,47 @@
-// One attempt at one URL, without the waiting: the request bytes to send, the response parsed
-// as its bytes arrive (status, body checksum and, for the crawl, links), and the record the
-// attempt ends as. Every model drives one Exchange per attempt; only how it waits for the
-// socket differs, and that is the model's whole lesson.
+// One attempt at one URL, without the waiting: its deadline, the request bytes to send, the
+// response parsed as its bytes arrive (status, body checksum and, for the crawl, links), how a
+// failed connect, send or receive is named, and the record the attempt ends as. Every model
+// drives one Exchange per attempt; only how it waits for the socket differs, and that is the
+// model's whole lesson.
 //
-//     Exchange exchange(url, attempt, keep_alive, want_links, lane);
+//     Exchange exchange(run, url, attempt, TaskId::this_thread());   // the clock starts
+//     connect before exchange.deadline_ns();  exchange.connected();  // (a new connection only)
 //     send(exchange.request());
-//     while (!exchange.on_bytes(read_some())) {}   // or on_eof() when the peer closes
-//     Record r = exchange.finish();                 // or fail(Outcome::timeout, "...")
+//     while (!exchange.on_bytes(read_some())) {}                     // or on_eof()
+//     Record r = exchange.end();                 // or end({Step::recv, errno}) when it failed
 #pragma once
 
-#include "scenarios/checksum.hpp"
-#include "scenarios/http.hpp"
-#include "scenarios/links.hpp"
-#include "scenarios/records.hpp"
-
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "scenarios/checksum.hpp"
+#include "scenarios/http.hpp"
+#include "scenarios/links.hpp"
+#include "scenarios/model.hpp"
+#include "scenarios/records.hpp"
+
 namespace rosetta {
+
+// Where an attempt's transport failed.
+enum class Step { socket, connect, send, recv };
+
+// In place of an errno: the attempt's deadline passed before the step could complete.
+inline constexpr int deadline_passed = -1;
+
+// A failed step and its errno (or deadline_passed). error 0: no failure.
+struct IoFailure {
+    Step step = Step::connect;
+    int error = 0;
+    explicit operator bool() const { return error != 0; }
+};
 
 class Exchange {
 public:
-    // url: absolute and normalised. The attempt's clock starts here, before any connect.
-    Exchange(std::string url, std::string_view authority, int attempt, bool keep_alive, bool want_links,
-             std::uint64_t lane);
+    // url: absolute and normalised. The attempt's clock starts here, before any connect, and
+    // its deadline is --timeout-ms later: connect plus the full response must fit in it.
+    Exchange(const ModelRun& run, std::string url, int attempt, TaskId who);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
 
@@ -34,40 +49,69 @@ public:
     int attempt() const { return attempt_; }
     std::string_view request() const { return request_; }
 
+    std::int64_t deadline_ns() const { return deadline_ns_; }
+    // Nanoseconds left before the deadline; <= 0 once it passed.
+    std::int64_t time_left_ns() const;
+    // Milliseconds left, rounded up, for poll() and epoll_wait(); 0 once it passed.
+    int time_left_ms() const;
+
+    // A new connection is ready for this request (not called for a kept-alive one).
+    void connected();
     // Bytes read from the socket. True when the response is complete or cannot be parsed:
     // stop reading and call finish().
     bool on_bytes(std::string_view bytes);
     // The peer closed its side. finish() tells whether that completed the response.
     void on_eof();
-    // Nothing of a response arrived yet: a kept-alive connection that fails now was closed by
-    // the server while idle, and the request may be sent again on a new one, uncounted.
-    bool received_nothing() const { return received_ == 0; }
 
-    // Ends the attempt as the parser saw it: ok (status < 400), http_error, malformed or
-    // truncated (also when called before the response completed).
-    Record finish();
-    // Ends the attempt with a transport failure: timeout, reset or connect_error.
-    Record fail(Outcome outcome, std::string error);
+    // The stale keep-alive rule, asked once the try is over: either the transport failed
+    // (failure set) or the response ended (failure empty: complete, unparseable, or EOF). A
+    // kept-alive connection the server closed while idle fails (EOF, EPIPE, ECONNRESET) before
+    // any byte of a response; when that is what happened the request goes again on a new
+    // connection, once, and the failed try is not an attempt. Precisely: this try did not open
+    // its connection (no connected()), nothing of a response arrived, the failure is not the
+    // deadline nor a connect, and the request was not sent again already. No fault of the
+    // origin looks like this, so nothing is hidden. True: the exchange is reset for the new
+    // try (same attempt, same clock and deadline); false: end() the attempt.
+    bool send_again(IoFailure failure);
+
+    // Ends the attempt. Failure empty: as the parser saw the response, ok (status < 400),
+    // http_error, malformed or truncated (also when it ended early). Failure set: the outcome
+    // its step names, worded the same in every model:
+    //   socket, connect -> connect_error ("socket: EMFILE (RLIMIT_NOFILE 20000)",
+    //                      "connect: ECONNREFUSED", "connect: no answer within T ms")
+    //   send, recv      -> timeout ("no complete response within T ms") when the deadline
+    //                      passed, else reset ("recv: ECONNRESET")
+    Record end(IoFailure failure = {});
 
     // The connection may carry the next request: the response completed, both sides keep alive.
     bool connection_reusable() const;
     // Crawl: the page's links, resolved against its <base href> or URL, fragments removed,
-    // duplicates removed. Empty unless the attempt ended ok and links were wanted.
-    std::vector<std::string> links() const;
+    // duplicates removed. Empty unless the attempt ended ok. Once: it moves them out.
+    std::vector<std::string> take_links();
 
 private:
+    ResponseParser parser();  // feeding checksum_ and links_
+    void start_again();       // a fresh parse for a stale keep-alive resend
     Record make_record(Outcome outcome, int status, std::string error);
 
     std::string url_;
     int attempt_;
     bool keep_alive_;
-    std::uint64_t lane_;
+    bool want_links_;
+    int timeout_ms_;
+    TaskId who_;
     std::int64_t start_ns_;
+    std::int64_t deadline_ns_;
     std::string request_;
+    // Per try (a stale keep-alive resend starts these again). Declared in this order: the
+    // parser's sink writes to the two before it.
     Checksum checksum_;
     std::unique_ptr<LinkExtractor> links_;  // crawl only: libxml2's parser costs a few µs to set up
     ResponseParser parser_;
     std::uint64_t received_ = 0;
+    std::int64_t connected_ns_ = 0;
+    std::int64_t first_byte_ns_ = 0;
+    bool resent_ = false;
     bool ok_ = false;
 };
 

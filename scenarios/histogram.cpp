@@ -1,17 +1,17 @@
 #include "scenarios/histogram.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace rosetta {
 
 namespace {
 constexpr std::size_t bucket_count =
     LatencyHistogram::sub_buckets +
-    (LatencyHistogram::max_magnitude - LatencyHistogram::sub_bucket_bits) * LatencyHistogram::sub_buckets;
+    (LatencyHistogram::max_magnitude - LatencyHistogram::sub_bucket_bits) *
+        LatencyHistogram::sub_buckets;
 }
 
 LatencyHistogram::LatencyHistogram() : counts_(bucket_count, 0) {}
@@ -22,7 +22,8 @@ std::size_t LatencyHistogram::bucket_of(std::uint64_t value) {
     int magnitude = std::bit_width(value) - 1;  // >= sub_bucket_bits
     int shift = magnitude - sub_bucket_bits;
     std::uint64_t offset = (value >> shift) - sub_buckets;  // in [0, sub_buckets)
-    return static_cast<std::size_t>(sub_buckets + static_cast<std::uint64_t>(shift) * sub_buckets + offset);
+    return static_cast<std::size_t>(sub_buckets + static_cast<std::uint64_t>(shift) * sub_buckets +
+                                    offset);
 }
 
 std::uint64_t LatencyHistogram::bucket_low(std::size_t bucket) {
@@ -73,8 +74,11 @@ std::uint64_t LatencyHistogram::percentile(double q) const {
 }
 
 nlohmann::json LatencyHistogram::summary_json() const {
-    return {{"p50", percentile(50)},   {"p90", percentile(90)}, {"p99", percentile(99)},
-            {"p999", percentile(99.9)}, {"max", max()}};
+    return {{"p50", percentile(50)},
+            {"p90", percentile(90)},
+            {"p99", percentile(99)},
+            {"p999", percentile(99.9)},
+            {"max", max()}};
 }
 
 }  // namespace rosetta

@@ -8,9 +8,8 @@
 // Cost: 4,352 counters (34 KiB) a histogram, for values up to 2^40 (12 days in microseconds).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 namespace rosetta {
@@ -31,7 +30,9 @@ public:
     std::uint64_t count() const { return count_; }
     std::uint64_t min() const { return count_ ? min_ : 0; }
     std::uint64_t max() const { return max_; }
-    double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0; }
+    double mean() const {
+        return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0;
+    }
 
     // The value at percentile q (0 < q <= 100): the smallest recorded value v such that at
     // least q% of the values are <= v, to within the bucket width. 0 when empty.

@@ -2,11 +2,10 @@
 // buffering Beast leaves to its caller and turns Beast's error codes into outcome classes.
 #include "scenarios/http.hpp"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-
-#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>

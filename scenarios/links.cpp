@@ -1,7 +1,5 @@
 #include "scenarios/links.hpp"
 
-#include "scenarios/url.hpp"
-
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <new>
 #include <unordered_set>
+
+#include "scenarios/url.hpp"
 
 namespace rosetta {
 

@@ -2,25 +2,49 @@
 // executable is this main plus one model folder, which defines download() and crawl().
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "scenarios/net.hpp"
 #include "scenarios/records.hpp"
 #include "scenarios/spec.hpp"
 
-#include <optional>
-#include <string>
-#include <vector>
-
 namespace rosetta {
 
-struct ModelRun {
-    const Spec& spec;
-    const Endpoint& origin;
-    Recorder& recorder;
-    RetryPolicy retry;
+// Whether a URL gets another attempt, as ModelRun::record decides.
+enum class Next { done, retry };
 
-    std::string url_of(std::string_view path) const;   // "http://" + authority + path
-    std::vector<std::string> download_urls() const;    // /p/0 .. /p/N-1 in the seeded shuffled order
-    std::string start_url() const;                      // the crawl's --start as an absolute URL
+// What a model is given: the spec, the origin, and where its attempts go. Shared by all of a
+// model's tasks (read-only but for the sink, which is thread-safe).
+class ModelRun {
+public:
+    ModelRun(const Spec& spec, const Endpoint& origin, AttemptSink& sink)
+        : spec_(spec), origin_(origin), sink_(sink), retry_{spec.retries} {}
+
+    const Spec& spec() const { return spec_; }
+    const Endpoint& origin() const { return origin_; }
+    bool crawling() const { return spec_.scenario == Scenario::crawl; }
+
+    // The end of one attempt, in one step that cannot be half done: decides by the retry
+    // policy whether the URL gets another attempt, and records the attempt as final or not
+    // accordingly.
+    Next record(const Record& attempt) const;
+
+    // The same run with its attempts going to another sink: process-per-task's child, whose
+    // attempts travel to the parent over a pipe.
+    ModelRun with_sink(AttemptSink& sink) const { return {spec_, origin_, sink}; }
+
+    std::string url_of(std::string_view path) const;  // "http://" + authority + path, normalised
+    std::vector<std::string> download_urls() const;   // /p/0 .. /p/N-1 in the seeded shuffled order
+    std::string start_url() const;                    // the crawl's --start as an absolute URL
+
+private:
+    const Spec& spec_;
+    const Endpoint& origin_;
+    AttemptSink& sink_;
+    RetryPolicy retry_;
 };
 
 // Empty when the run completed; otherwise the limit it hit, in words a reader can act on,

@@ -1,19 +1,27 @@
 // The main of every model executable (rosetta-<id>): parse the spec, run the model's download
 // or crawl, stream the records, print the model-side result. Compiled once per model with
 // ROSETTA_MODEL_ID set; the model itself only provides download() and crawl().
-#include "scenarios/model.hpp"
-
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <csignal>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "scenarios/model.hpp"
+#include "scenarios/output.hpp"
 
 #ifndef ROSETTA_MODEL_ID
 #error "ROSETTA_MODEL_ID must name the model"
 #endif
+
+namespace {
+
+[[noreturn]] void usage_error(const std::string& program, const std::string& what) {
+    std::cerr << program << ": " << what << "\n";
+    std::exit(2);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace rosetta;
@@ -25,54 +33,68 @@ int main(int argc, char** argv) {
                  "rosetta-" ROSETTA_MODEL_ID};
     add_spec_options(app, spec);
     parse_command_line(app, argc, argv, &spec);
-    if (spec.origin.empty()) {
-        std::cerr << app.get_name() << ": --origin: required (rosetta run starts an origin for you)\n";
-        return 2;
-    }
+    const std::string program = app.get_name();
+    if (spec.origin.empty())
+        usage_error(program, "--origin: required (rosetta run starts an origin for you)");
+    if (!spec.out.empty())
+        if (auto why = check_appendable("--out", spec.out)) usage_error(program, *why);
     // A peer that resets while we write must become an outcome, not a dead process.
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
-    nlohmann::json result = {{"model", ROSETTA_MODEL_ID}, {"scenario", to_string(spec.scenario)}};
-    Failure failure;
     std::optional<Recorder> recorder;
+    try {
+        recorder.emplace(spec.records);
+    } catch (const std::exception& e) {
+        usage_error(program, e.what());
+    }
+
+    Failure failure;
     double wall_s = 0;
     try {
         Endpoint origin = resolve_endpoint(spec.origin);
-        recorder.emplace(spec.records);
-        ModelRun run{spec, origin, *recorder, RetryPolicy{spec.retries}};
+        ModelRun run(spec, origin, *recorder);
         std::int64_t t0 = monotonic_ns();
         failure = spec.scenario == Scenario::download ? download(run) : crawl(run);
         wall_s = static_cast<double>(monotonic_ns() - t0) / 1e9;
-        if (!recorder->close() && !failure) failure = recorder->write_error();
     } catch (const std::exception& e) {
         failure = e.what();
     }
+    if (!recorder->close() && !failure) failure = recorder->write_error();
 
-    RunTotals totals = recorder ? recorder->totals() : RunTotals{};
-    result["completed"] = !failure.has_value();
-    result["failure"] = failure ? nlohmann::json(*failure) : nlohmann::json(nullptr);
-    result["wall_s"] = wall_s;
-    result["requests"] = totals.requests;
-    result["urls"] = totals.urls;
-    result["outcomes"] = totals.outcomes_json();
-    result["bytes"] = totals.bytes;
-    result["throughput_rps"] = wall_s > 0 ? static_cast<double>(totals.urls) / wall_s : 0.0;
-    result["latency_us"] = totals.latency_us.summary_json();
-
+    RunTotals totals = recorder->totals();
+    Rates rates = rates_of(totals, wall_s);
+    nlohmann::json result = {
+        {"model", ROSETTA_MODEL_ID},
+        {"scenario", to_string(spec.scenario)},
+        {"completed", !failure},
+        {"failure", failure ? nlohmann::json(*failure) : nlohmann::json(nullptr)},
+        {"wall_s", wall_s},
+        {"requests", totals.requests},
+        {"urls", totals.urls},
+        {"outcomes", totals.outcomes_json()},
+        {"bytes", totals.bytes},
+        {"throughput_rps", rates.throughput_rps},
+        {"urls_per_s", rates.urls_per_s},
+        {"latency_us", totals.latency_us.summary_json()}};
     if (!spec.out.empty()) {
-        std::ofstream out(spec.out, std::ios::app);
-        out << result.dump() << '\n';
+        if (auto why = append_to("--out", spec.out, result.dump() + "\n")) {
+            result["completed"] = false;
+            if (result["failure"].is_null()) result["failure"] = *why;
+            std::cerr << program << ": " << *why << "\n";
+        }
     }
     if (spec.json) {
         std::cout << result.dump() << std::endl;
     } else {
-        std::cout << fmt::format("{} {}: {} URLs, {} requests in {:.3f} s ({:.0f} URLs/s){}\n", ROSETTA_MODEL_ID,
-                                 to_string(spec.scenario), totals.urls, totals.requests, wall_s,
-                                 result["throughput_rps"].get<double>(),
-                                 failure ? " - failed: " + *failure : std::string());
-        std::cout << "outcomes: " << result["outcomes"].dump() << "\nlatency_us: " << result["latency_us"].dump()
-                  << std::endl;
+        std::cout << fmt::format(
+            "{} {}: {} URLs, {} requests in {:.3f} s ({:.0f} req/s, {:.0f} URLs/s){}\n",
+            ROSETTA_MODEL_ID, to_string(spec.scenario), totals.urls, totals.requests, wall_s,
+            rates.throughput_rps, rates.urls_per_s,
+            result["failure"].is_null() ? ""
+                                        : " - failed: " + result["failure"].get<std::string>());
+        std::cout << "outcomes: " << result["outcomes"].dump()
+                  << "\nlatency_us: " << result["latency_us"].dump() << std::endl;
     }
-    return failure ? 1 : 0;
+    return result["completed"].get<bool>() ? 0 : 1;
 }

@@ -1,20 +1,29 @@
 #include "scenarios/model.hpp"
-
 #include "scenarios/site.hpp"
 #include "scenarios/url.hpp"
 
 namespace rosetta {
 
-std::string ModelRun::url_of(std::string_view path) const { return absolute_url(origin.authority, path); }
+Next ModelRun::record(const Record& attempt) const {
+    const bool again = retry_.should_retry(attempt);
+    sink_.record(attempt, !again);
+    return again ? Next::retry : Next::done;
+}
+
+std::string ModelRun::url_of(std::string_view path) const {
+    return absolute_url(origin_.authority, path);
+}
 
 std::vector<std::string> ModelRun::download_urls() const {
     // The order is the site's (seeded), so every model fetches the same sequence.
-    Site site(SiteParams::from(spec, origin.authority));
+    Site site(SiteParams::from(spec_, origin_.authority));
     std::vector<std::string> urls;
     for (const std::string& path : site.download_paths()) urls.push_back(url_of(path));
     return urls;
 }
 
-std::string ModelRun::start_url() const { return url_of(spec.start); }
+std::string ModelRun::start_url() const {
+    return url_of(spec_.start);
+}
 
 }  // namespace rosetta

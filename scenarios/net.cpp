@@ -1,7 +1,5 @@
 #include "scenarios/net.hpp"
 
-#include "scenarios/spec.hpp"
-
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+
+#include "scenarios/spec.hpp"
 
 namespace rosetta {
 
@@ -49,7 +49,8 @@ Fd open_tcp_socket(const Endpoint& endpoint) {
 }
 
 int start_connect(int fd, const Endpoint& endpoint) {
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) == 0) return 0;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) == 0)
+        return 0;
     return errno;
 }
 
@@ -82,23 +83,29 @@ std::string describe_error(const char* operation, int err) {
             if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
                 text += fmt::format(" (RLIMIT_NOFILE {})", limit.rlim_cur);
             break;
-        case ENFILE: text += fmt::format(" (fs.file-max {})", read_first_line("/proc/sys/fs/file-max")); break;
+        case ENFILE:
+            text += fmt::format(" (fs.file-max {})", read_first_line("/proc/sys/fs/file-max"));
+            break;
         case EAGAIN:
             // fork/clone's EAGAIN: processes and threads both count against these.
             if (getrlimit(RLIMIT_NPROC, &limit) == 0)
-                text += fmt::format(" (RLIMIT_NPROC {} / pid_max {} / threads-max {})",
-                                    limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
-                                                                    : std::to_string(limit.rlim_cur),
-                                    read_first_line("/proc/sys/kernel/pid_max"),
-                                    read_first_line("/proc/sys/kernel/threads-max"));
+                text +=
+                    fmt::format(" (RLIMIT_NPROC {} / pid_max {} / threads-max {})",
+                                limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                                                : std::to_string(limit.rlim_cur),
+                                read_first_line("/proc/sys/kernel/pid_max"),
+                                read_first_line("/proc/sys/kernel/threads-max"));
             break;
         case ENOMEM:
-            text += fmt::format(" (vm.max_map_count {})", read_first_line("/proc/sys/vm/max_map_count"));
+            text += fmt::format(" (vm.max_map_count {})",
+                                read_first_line("/proc/sys/vm/max_map_count"));
             break;
         case EADDRNOTAVAIL:
-            text += fmt::format(" (ephemeral ports {})", read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
+            text += fmt::format(" (ephemeral ports {})",
+                                read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
             break;
-        default: break;
+        default:
+            break;
     }
     return text;
 }

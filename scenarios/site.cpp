@@ -1,7 +1,5 @@
 #include "scenarios/site.hpp"
 
-#include "scenarios/checksum.hpp"
-
 #include <xxhash.h>
 
 #include <array>
@@ -12,18 +10,28 @@
 #include <unordered_set>
 #include <utility>
 
+#include "scenarios/checksum.hpp"
+
 namespace rosetta {
 
 std::string_view to_string(Fault fault) {
     switch (fault) {
-        case Fault::none: return "none";
-        case Fault::reset: return "reset";
-        case Fault::stall: return "stall";
-        case Fault::status: return "status";
-        case Fault::notfound: return "notfound";
-        case Fault::truncate: return "truncate";
-        case Fault::malformed: return "malformed";
-        case Fault::slow: return "slow";
+        case Fault::none:
+            return "none";
+        case Fault::reset:
+            return "reset";
+        case Fault::stall:
+            return "stall";
+        case Fault::status:
+            return "status";
+        case Fault::notfound:
+            return "notfound";
+        case Fault::truncate:
+            return "truncate";
+        case Fault::malformed:
+            return "malformed";
+        case Fault::slow:
+            return "slow";
     }
     return "?";
 }
@@ -52,7 +60,9 @@ std::uint64_t finalize(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-std::uint64_t mix(std::uint64_t x) { return finalize(x + golden_gamma); }
+std::uint64_t mix(std::uint64_t x) {
+    return finalize(x + golden_gamma);
+}
 
 class Rng {
 public:
@@ -60,7 +70,8 @@ public:
     std::uint64_t next() { return finalize(state_ += golden_gamma); }
     // Uniform in [0, n) by multiply-shift (Lemire); the bias is below 2^-32 for our n.
     int below(int n) {
-        return static_cast<int>((static_cast<unsigned __int128>(next()) * static_cast<unsigned>(n)) >> 64);
+        return static_cast<int>(
+            (static_cast<unsigned __int128>(next()) * static_cast<unsigned>(n)) >> 64);
     }
 
 private:
@@ -74,7 +85,9 @@ std::uint64_t stream_seed(std::uint64_t seed, Stream stream, std::uint64_t index
     return mix(mix(seed ^ (static_cast<std::uint64_t>(stream) << 56)) + index);
 }
 
-double unit_interval(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+double unit_interval(std::uint64_t bits) {
+    return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
 
 enum class Shape {
     relative,         // 7
@@ -114,7 +127,8 @@ PagePlan plan_page(const SiteParams& params, int id) {
         plan.links.push_back({rng.below(params.pages), Shape((first_shape + j) % shape_count)});
     if (params.links > 0) {
         const PlannedLink& earlier = plan.links[static_cast<std::size_t>(rng.below(params.links))];
-        int other = (static_cast<int>(earlier.shape) + 1 + rng.below(shape_count - 1)) % shape_count;
+        int other =
+            (static_cast<int>(earlier.shape) + 1 + rng.below(shape_count - 1)) % shape_count;
         plan.links.push_back({earlier.target, Shape(other)});
     }
     for (std::size_t k = 0; k < 2; ++k) {
@@ -135,10 +149,18 @@ void append_link(std::string& out, const SiteParams& params, PlannedLink link, i
     std::string target = std::to_string(link.target);
     out += "<li>";
     switch (link.shape) {
-        case Shape::relative: out += "<a href=\"" + target + "\">"; break;
-        case Shape::dot_relative: out += "<a href=\"./" + target + "\">"; break;
-        case Shape::parent_relative: out += "<a href=\"../p/" + target + "\">"; break;
-        case Shape::root_relative: out += "<a href=\"/p/" + target + "\">"; break;
+        case Shape::relative:
+            out += "<a href=\"" + target + "\">";
+            break;
+        case Shape::dot_relative:
+            out += "<a href=\"./" + target + "\">";
+            break;
+        case Shape::parent_relative:
+            out += "<a href=\"../p/" + target + "\">";
+            break;
+        case Shape::root_relative:
+            out += "<a href=\"/p/" + target + "\">";
+            break;
         case Shape::absolute:
             out += "<a href=\"http://" + params.authority + "/p/" + target + "\">";
             break;
@@ -152,9 +174,15 @@ void append_link(std::string& out, const SiteParams& params, PlannedLink link, i
             append_int(out, target[0]);
             out += ";" + target.substr(1) + "\">";
             break;
-        case Shape::entity_hex: out += "<a href=\"&#x2F;p&#x2F;" + target + "\">"; break;
-        case Shape::unquoted_upper: out += "<A HREF=" + target + ">"; break;
-        case Shape::single_quoted: out += "<a class='nav' href='./" + target + "'>"; break;
+        case Shape::entity_hex:
+            out += "<a href=\"&#x2F;p&#x2F;" + target + "\">";
+            break;
+        case Shape::unquoted_upper:
+            out += "<A HREF=" + target + ">";
+            break;
+        case Shape::single_quoted:
+            out += "<a class='nav' href='./" + target + "'>";
+            break;
     }
     out += "page " + target;
     out += link.shape == Shape::unquoted_upper ? "</A></li>\n" : "</a></li>\n";
@@ -170,11 +198,11 @@ long long phantom_script_target(const SiteParams& params, int id) {
 }
 
 constexpr std::array<std::string_view, 32> filler_words = {
-    "lorem",  "ipsum",   "dolor",   "sit",     "amet",   "consectetur", "adipiscing",
-    "elit",   "sed",     "do",      "eiusmod", "tempor", "incididunt",  "ut",
-    "labore", "et",      "dolore",  "magna",   "aliqua", "enim",        "ad",
-    "minim",  "veniam",  "quis",    "nostrud", "ullamco", "laboris",    "nisi",
-    "aliquip", "ex",     "ea",      "commodo"};
+    "lorem",   "ipsum",  "dolor",  "sit",     "amet",    "consectetur", "adipiscing",
+    "elit",    "sed",    "do",     "eiusmod", "tempor",  "incididunt",  "ut",
+    "labore",  "et",     "dolore", "magna",   "aliqua",  "enim",        "ad",
+    "minim",   "veniam", "quis",   "nostrud", "ullamco", "laboris",     "nisi",
+    "aliquip", "ex",     "ea",     "commodo"};
 
 // Appends exactly n bytes of <p> paragraphs of seeded words. One draw yields twelve words
 // (5 bits each), which keeps a 16 KiB page at a few microseconds of filler.
@@ -229,7 +257,8 @@ void append_filler(std::string& out, std::size_t n, Rng& rng) {
 
 Site::Site(SiteParams params) : params_(std::move(params)) {
     const FaultRates& r = params_.faults;
-    const double rates[7] = {r.reset, r.stall, r.status, r.notfound, r.truncate, r.malformed, r.slow};
+    const double rates[7] = {r.reset,    r.stall,     r.status, r.notfound,
+                             r.truncate, r.malformed, r.slow};
     double sum = 0;
     for (int k = 0; k < 7; ++k) fault_edges_[k] = sum += rates[k];
 }
@@ -273,16 +302,18 @@ std::string Site::page_html(int id) const {
     out += "\">next<\\/a>';</script>\n";
     constexpr std::string_view tail = "</body></html>\n";
     if (out.size() + tail.size() > bytes)
-        throw std::logic_error("page " + name + " needs " + std::to_string(out.size() + tail.size()) +
-                               " bytes for its skeleton, more than page_bytes " +
-                               std::to_string(bytes));
+        throw std::logic_error(
+            "page " + name + " needs " + std::to_string(out.size() + tail.size()) +
+            " bytes for its skeleton, more than page_bytes " + std::to_string(bytes));
     Rng filler(stream_seed(params_.seed, Stream::filler, static_cast<std::uint64_t>(id)));
     append_filler(out, bytes - out.size() - tail.size(), filler);
     out += tail;
     return out;
 }
 
-std::uint64_t Site::page_checksum(int id) const { return Checksum::of(page_html(id)); }
+std::uint64_t Site::page_checksum(int id) const {
+    return Checksum::of(page_html(id));
+}
 
 std::vector<std::string> Site::page_links(int id) const {
     PagePlan plan = plan_page(params_, id);
@@ -298,7 +329,8 @@ Fault Site::fault(std::string_view path, int attempt) const {
     if (path == "/__stats" || !params_.faults.any()) return Fault::none;
     std::uint64_t h = XXH3_64bits_withSeed(path.data(), path.size(),
                                            stream_seed(params_.seed, Stream::faults, 0));
-    double u = unit_interval(mix(h ^ (static_cast<std::uint64_t>(attempt) * 0xd1b54a32d192ed03ULL)));
+    double u =
+        unit_interval(mix(h ^ (static_cast<std::uint64_t>(attempt) * 0xd1b54a32d192ed03ULL)));
     constexpr Fault order[7] = {Fault::reset,    Fault::stall,     Fault::status, Fault::notfound,
                                 Fault::truncate, Fault::malformed, Fault::slow};
     for (int k = 0; k < 7; ++k)
@@ -316,12 +348,24 @@ ExpectedUrl Site::expected_attempts(std::string_view path, int retries) const {
             case Fault::slow:
                 if (!page) a = {Outcome::http_error, 404};
                 break;
-            case Fault::reset: a = {Outcome::reset, 0}; break;
-            case Fault::stall: a = {Outcome::timeout, 0}; break;
-            case Fault::status: a = {Outcome::http_error, 503}; break;
-            case Fault::notfound: a = {Outcome::http_error, 404}; break;
-            case Fault::truncate: a = {Outcome::truncated, 0}; break;
-            case Fault::malformed: a = {Outcome::malformed, 0}; break;
+            case Fault::reset:
+                a = {Outcome::reset, 0};
+                break;
+            case Fault::stall:
+                a = {Outcome::timeout, 0};
+                break;
+            case Fault::status:
+                a = {Outcome::http_error, 503};
+                break;
+            case Fault::notfound:
+                a = {Outcome::http_error, 404};
+                break;
+            case Fault::truncate:
+                a = {Outcome::truncated, 0};
+                break;
+            case Fault::malformed:
+                a = {Outcome::malformed, 0};
+                break;
         }
         result.attempts.push_back(a);
         if (!is_retryable(a.outcome, a.status)) break;
@@ -363,8 +407,9 @@ std::vector<std::string> Site::download_paths() const {
     paths.reserve(static_cast<std::size_t>(params_.pages));
     for (int id = 0; id < params_.pages; ++id) paths.push_back("/p/" + std::to_string(id));
     Rng rng(stream_seed(params_.seed, Stream::shuffle, 0));
-    for (int i = params_.pages - 1; i > 0; --i) std::swap(paths[static_cast<std::size_t>(i)],
-                                                          paths[static_cast<std::size_t>(rng.below(i + 1))]);
+    for (int i = params_.pages - 1; i > 0; --i)
+        std::swap(paths[static_cast<std::size_t>(i)],
+                  paths[static_cast<std::size_t>(rng.below(i + 1))]);
     return paths;
 }
 

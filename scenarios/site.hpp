@@ -16,14 +16,14 @@
 // crawler whose link extraction differs from it is wrong, not the site.
 #pragma once
 
-#include "scenarios/outcome.hpp"
-#include "scenarios/spec.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "scenarios/outcome.hpp"
+#include "scenarios/spec.hpp"
 
 namespace rosetta {
 

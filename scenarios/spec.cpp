@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "scenarios/url.hpp"
+
 namespace rosetta {
 
 std::string_view to_string(Scenario scenario) {
@@ -58,7 +60,7 @@ std::string FaultRates::to_string() const {
     for (auto [name, field] : fault_fields) {
         if (this->*field <= 0) continue;
         if (!text.empty()) text += ',';
-        text += fmt::format("{}={:g}", name, this->*field);
+        text += fmt::format("{}={}", name, this->*field);
     }
     return text.empty() ? "none" : text;
 }
@@ -85,7 +87,8 @@ FaultRates parse_faults(std::string_view text) {
                 "unknown fault class '{}' (known: reset, stall, status, notfound, truncate, "
                 "malformed, slow)",
                 name));
-        if (seen[name]) throw std::invalid_argument(fmt::format("fault class '{}' given twice", name));
+        if (seen[name])
+            throw std::invalid_argument(fmt::format("fault class '{}' given twice", name));
         seen[name] = true;
         char* end = nullptr;
         double rate = std::strtod(rate_text.c_str(), &end);
@@ -96,20 +99,26 @@ FaultRates parse_faults(std::string_view text) {
         rates.*field = rate;
     }
     if (rates.total() > 1 + 1e-9)
-        throw std::invalid_argument(fmt::format("fault rates add up to {:g}, more than 1", rates.total()));
+        throw std::invalid_argument(
+            fmt::format("fault rates add up to {:g}, more than 1", rates.total()));
     return rates;
 }
 
-int min_page_bytes(int links) { return 1024 + 128 * links; }
+int min_page_bytes(int links) {
+    return 1024 + 128 * links;
+}
 
 void add_site_options(CLI::App& app, Spec& spec) {
-    app.add_option("--pages", spec.pages, "Pages of the synthetic site; download fetches all of them")
+    app.add_option("--pages", spec.pages,
+                   "Pages of the synthetic site; download fetches all of them")
         ->check(CLI::Range(1, 10'000'000))
         ->capture_default_str();
     app.add_option("--page-bytes", spec.page_bytes, "Body size of a page")
         ->check(CLI::Range(256, 64 << 20))
         ->capture_default_str();
-    app.add_option("--links", spec.links, "Links per page")->check(CLI::Range(0, 1000))->capture_default_str();
+    app.add_option("--links", spec.links, "Links per page")
+        ->check(CLI::Range(0, 1000))
+        ->capture_default_str();
     app.add_option("--latency-ms", spec.latency_ms, "Origin think time per response (ms)")
         ->check(CLI::Range(0, 3'600'000))
         ->capture_default_str();
@@ -120,7 +129,8 @@ void add_site_options(CLI::App& app, Spec& spec) {
         ->type_name("SPEC")
         ->check(validator_of(parse_faults, "SPEC"))
         ->default_str("none");
-    app.add_option("--threads", spec.threads, "Event loops / schedulers (event-driven models, origin)")
+    app.add_option("--threads", spec.threads,
+                   "Event loops / schedulers (event-driven models, origin)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     app.add_option("--seed", spec.seed, "Seed of the site and the faults")->capture_default_str();
@@ -155,9 +165,20 @@ void add_client_options(CLI::App& app, Spec& spec) {
         ->check(CLI::IsMember({"on", "off"}))
         ->type_name("on|off")
         ->default_str("on");
-    app.add_option("--origin", spec.origin, "HOST:PORT of a running HTTP/1.1 server (default: start one)")
+    app.add_option("--origin", spec.origin,
+                   "HOST:PORT of a running HTTP/1.1 server (default: start one)")
         ->check(validator_of(parse_host_port, "HOST:PORT"));
-    app.add_option("--start", spec.start, "Where the crawl starts (a path)")->capture_default_str();
+    app.add_option_function<std::string>(
+           "--start", [&spec](const std::string& path) { spec.start = *normalize_path(path); },
+           "Where the crawl starts (a path on the origin)")
+        ->check(validator_of(
+            [](const std::string& path) {
+                if (!normalize_path(path))
+                    throw std::invalid_argument(
+                        fmt::format("'{}' is not a path starting with one /", path));
+            },
+            "PATH"))
+        ->default_str("/");
     app.add_flag("--json", spec.json, "Print the result as one JSON object");
     app.add_option("--records", spec.records, "Write per-attempt records to FILE (JSON lines)")
         ->type_name("FILE");
@@ -174,8 +195,34 @@ void validate(const Spec& spec) {
         throw CLI::ValidationError(
             "--page-bytes", fmt::format("{} is too small for {} links per page (at least {})",
                                         spec.page_bytes, spec.links, min_page_bytes(spec.links)));
-    if (spec.start.empty() || spec.start.front() != '/')
-        throw CLI::ValidationError("--start", fmt::format("'{}' is not a path starting with /", spec.start));
+}
+
+std::vector<std::string> site_args(const Spec& s) {
+    return {"--pages",  std::to_string(s.pages), "--page-bytes", std::to_string(s.page_bytes),
+            "--links",  std::to_string(s.links), "--latency-ms", std::to_string(s.latency_ms),
+            "--faults", s.faults.to_string(),    "--threads",    std::to_string(s.threads),
+            "--seed",   std::to_string(s.seed)};
+}
+
+std::vector<std::string> spec_args(const Spec& s) {
+    std::vector<std::string> args = {"--scenario",    std::string(to_string(s.scenario)),
+                                     "--concurrency", std::to_string(s.concurrency),
+                                     "--timeout-ms",  std::to_string(s.timeout_ms),
+                                     "--retries",     std::to_string(s.retries),
+                                     "--keepalive",   s.keepalive ? "on" : "off",
+                                     "--start",       s.start};
+    auto optional = [&args](const char* option, const std::string& value) {
+        if (value.empty()) return;
+        args.push_back(option);
+        args.push_back(value);
+    };
+    optional("--max-pages", s.max_pages ? std::to_string(*s.max_pages) : "");
+    optional("--origin", s.origin);
+    optional("--records", s.records);
+    optional("--out", s.out);
+    if (s.json) args.push_back("--json");
+    for (std::string& arg : site_args(s)) args.push_back(std::move(arg));
+    return args;
 }
 
 void parse_command_line(CLI::App& app, int argc, char** argv, const Spec* spec_to_validate) {
@@ -210,7 +257,8 @@ HostPort parse_host_port(std::string_view text) {
     std::string_view port_text = text.substr(colon + 1);
     unsigned port = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535)
         throw std::invalid_argument(fmt::format("'{}' has no valid port (1-65535)", text));
     hp.port = static_cast<std::uint16_t>(port);
     return hp;

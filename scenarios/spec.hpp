@@ -3,11 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rosetta {
 
@@ -21,8 +21,10 @@ struct FaultRates {
 
     double total() const { return reset + stall + status + notfound + truncate + malformed + slow; }
     bool any() const { return total() > 0; }
-    // Canonical text: "none", or "name=rate,..." in the fixed order above, zero rates left out.
+    // Canonical text: "none", or "name=rate,..." in the fixed order above, zero rates left out,
+    // each rate in the shortest form that parses back to the same double.
     std::string to_string() const;
+    bool operator==(const FaultRates&) const = default;
 };
 
 // Parses "reset=0.01,stall=0.02", "none" or "". Throws std::invalid_argument with a one-line
@@ -43,12 +45,14 @@ struct Spec {
     bool keepalive = true;
     int threads = 1;
     std::uint64_t seed = 1;
-    std::string origin;  // HOST:PORT, empty: the harness starts one
-    std::string start = "/";
+    std::string origin;       // HOST:PORT, empty: the harness starts one
+    std::string start = "/";  // normalised when parsed (normalize_path): "/p/../p/3#f" is "/p/3"
     bool json = false;
     std::string records;  // per-attempt records file, empty: none
     std::string out;      // result JSON lines file to append to, empty: none
     int port = 0;         // `rosetta origin` only: port to listen on, 0 = ephemeral
+
+    bool operator==(const Spec&) const = default;
 };
 
 // Smallest body that still holds a page's skeleton and its links.
@@ -62,6 +66,14 @@ void add_site_options(CLI::App& app, Spec& spec);
 void add_client_options(CLI::App& app, Spec& spec);
 // Both: what `rosetta run` and every model executable accept.
 void add_spec_options(CLI::App& app, Spec& spec);
+
+// The spec written back as the options that parse to it: what the harness passes to the
+// origin (site_args) and to a model (spec_args), so no option can silently fall back to its
+// default on the other side. Every option add_site_options / add_spec_options registers is
+// written, defaults included; flags only when set, --max-pages/--origin/--records/--out only
+// when given. parse(spec_args(s)) == s is a test.
+std::vector<std::string> site_args(const Spec& spec);
+std::vector<std::string> spec_args(const Spec& spec);
 
 // Cross-option checks CLI11 cannot express (page-bytes vs links, start path shape).
 // Throws CLI::ValidationError naming the option.

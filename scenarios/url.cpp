@@ -3,7 +3,6 @@
 #include <boost/url/authority_view.hpp>
 #include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/parse.hpp>
-
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
@@ -21,7 +20,9 @@ int hex_value(char c) {
     return -1;
 }
 
-char upper_hex(char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; }
+char upper_hex(char c) {
+    return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 // RFC 3986 2.3: the only octets whose escape may be decoded without changing the URL.
 bool is_unreserved(int octet) {
@@ -161,8 +162,7 @@ bool same_origin(std::string_view url, std::string_view authority) {
     if (!parsed_authority) return false;
     const std::uint16_t port = effective_port(*parsed_url, 80);
     return port != 0 && port == effective_port(*parsed_authority, 80) &&
-           urls::grammar::ci_is_equal(parsed_url->encoded_host(),
-                                      parsed_authority->encoded_host());
+           urls::grammar::ci_is_equal(parsed_url->encoded_host(), parsed_authority->encoded_host());
 }
 
 std::string request_target(std::string_view url) {
@@ -174,6 +174,14 @@ std::string request_target(std::string_view url) {
         target += parsed->encoded_query();
     }
     return target;
+}
+
+std::optional<std::string> normalize_path(std::string_view text) {
+    if (!text.starts_with('/') || text.starts_with("//")) return std::nullopt;
+    // Any authority will do: only the path and query of the result are kept.
+    auto url = normalize_url("http://host" + std::string(text));
+    if (!url) return std::nullopt;
+    return request_target(*url);
 }
 
 std::string absolute_url(std::string_view authority, std::string_view path) {

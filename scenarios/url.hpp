@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/url/url.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +33,12 @@ bool same_origin(std::string_view url, std::string_view authority);
 // The request target of an absolute URL: path plus "?query" if any; "/" when the path is empty.
 // Throws std::invalid_argument if url is not an absolute URL.
 std::string request_target(std::string_view url);
+
+// An absolute path ("/p/3?x") normalised as a URL's path would be: dot segments removed,
+// unreserved escapes decoded, the fragment dropped ("/p/../p/3#f" and "/p/%33" are "/p/3").
+// nullopt when text does not start with exactly one '/' ("//host/p" names another host) or
+// is not a valid path.
+std::optional<std::string> normalize_path(std::string_view text);
 
 // "http://" + authority + path, normalised. Throws std::invalid_argument if that is not a URL.
 std::string absolute_url(std::string_view authority, std::string_view path);

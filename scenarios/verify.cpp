@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "scenarios/url.hpp"
+
 namespace rosetta {
 
 namespace {
@@ -36,6 +38,8 @@ std::string describe(Outcome outcome, int status) {
 
 Verdict verify(const VerifyInput& in, std::size_t max_reported) {
     Mismatches bad(max_reported);
+    // The start as the model fetched it (ModelRun::start_url normalises it the same way).
+    const std::string start = normalize_path(in.start).value_or(in.start);
     const std::string prefix = "http://" + in.site.params().authority;
 
     // Attempts per path, in attempt order. Paths keep first-fetch order for stable messages.
@@ -63,8 +67,9 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
         bool numbering_ok = true;
         for (std::size_t i = 0; i < list.size(); ++i) {
             if (list[i]->attempt != static_cast<int>(i) + 1) {
-                bad.add("{}: attempts are numbered {} where {} was expected (lost or counted twice)",
-                        path, list[i]->attempt, i + 1);
+                bad.add(
+                    "{}: attempts are numbered {} where {} was expected (lost or counted twice)",
+                    path, list[i]->attempt, i + 1);
                 numbering_ok = false;
                 break;
             }
@@ -81,20 +86,23 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
                         got.error.empty() ? "" : " (" + got.error + ")");
             } else if (got.outcome == Outcome::ok &&
                        (got.bytes != expected.bytes || got.checksum != expected.checksum)) {
-                bad.add("{} attempt {}: body of {} bytes, checksum {:016x}; expected {} bytes, {:016x}",
-                        path, i + 1, got.bytes, got.checksum, expected.bytes, expected.checksum);
+                bad.add(
+                    "{} attempt {}: body of {} bytes, checksum {:016x}; expected {} bytes, {:016x}",
+                    path, i + 1, got.bytes, got.checksum, expected.bytes, expected.checksum);
             }
         }
         if (list.size() != expected.attempts.size())
             bad.add("{}: {} attempts, expected {} (final {})", path, list.size(),
-                    expected.attempts.size(), describe(expected.final_outcome, expected.final_status));
+                    expected.attempts.size(),
+                    describe(expected.final_outcome, expected.final_status));
         if (list.back()->outcome == Outcome::ok) succeeded.insert(path);
     }
 
     // The set of URLs: download fetches every page; crawl fetches the reachable set, or with a
     // budget a prefix of it that is closed under discovery.
-    std::vector<std::string> want = in.scenario == Scenario::download ? in.site.download_paths()
-                                                                      : in.site.reachable(in.start, in.retries);
+    std::vector<std::string> want = in.scenario == Scenario::download
+                                        ? in.site.download_paths()
+                                        : in.site.reachable(start, in.retries);
     std::unordered_set<std::string> want_set(want.begin(), want.end());
     std::size_t budget = want.size();
     if (in.scenario == Scenario::crawl && in.max_pages)
@@ -102,21 +110,22 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
     for (const std::string& path : fetched)
         if (!want_set.count(path))
             bad.add("{} was fetched but is not {}", path,
-                    in.scenario == Scenario::download ? "a page of the download" : "reachable from " + in.start);
-    if (fetched.size() != budget)
-        bad.add("{} URLs fetched, expected {}", fetched.size(), budget);
+                    in.scenario == Scenario::download ? "a page of the download"
+                                                      : "reachable from " + start);
+    if (fetched.size() != budget) bad.add("{} URLs fetched, expected {}", fetched.size(), budget);
     if (budget == want.size()) {
         for (const std::string& path : want)
             if (!attempts.count(path)) bad.add("{} was never fetched", path);
     } else {
         // Budgeted crawl: which pages fit depends on timing, but every one must have been
         // discovered on a page that was itself fetched successfully.
-        if (!attempts.count(in.start)) bad.add("the start {} was never fetched", in.start);
-        std::unordered_set<std::string> discovered{in.start};
+        if (!attempts.count(start)) bad.add("the start {} was never fetched", start);
+        std::unordered_set<std::string> discovered{start};
         for (const std::string& path : fetched) {
             if (!succeeded.count(path)) continue;
             if (auto page = in.site.page_of(path))
-                for (std::string& link : in.site.page_links(*page)) discovered.insert(std::move(link));
+                for (std::string& link : in.site.page_links(*page))
+                    discovered.insert(std::move(link));
         }
         for (const std::string& path : fetched)
             if (!discovered.count(path))
@@ -129,7 +138,8 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
             auto it = attempts.find(path);
             std::uint64_t tried = it == attempts.end() ? 0 : it->second.size();
             if (count > tried)
-                bad.add("the origin served {} {} times, but the records show {} attempts", path, count, tried);
+                bad.add("the origin served {} {} times, but the records show {} attempts", path,
+                        count, tried);
         }
     }
     return std::move(bad).verdict();

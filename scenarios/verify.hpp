@@ -3,14 +3,14 @@
 // failed verification reads as a bug report, not as a boolean.
 #pragma once
 
-#include "scenarios/records.hpp"
-#include "scenarios/site.hpp"
-#include "scenarios/spec.hpp"
-
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "scenarios/records.hpp"
+#include "scenarios/site.hpp"
+#include "scenarios/spec.hpp"
 
 namespace rosetta {
 

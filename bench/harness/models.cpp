@@ -7,19 +7,8 @@
 
 namespace rosetta {
 
-const std::vector<ModelInfo>& all_models() {
-    static const std::vector<ModelInfo> models = {
-        {"blocking", "one thread, one socket at a time, the kernel blocks it (concurrency is 1)", true},
-        {"process-per-task", "fork() per URL, at most C children; results and links come back over pipes"},
-        {"thread-per-task", "one std::thread per URL, at most C alive"},
-        {"thread-pool", "TBB: a task_arena of C workers running blocking fetches"},
-        {"epoll-callbacks", "a reactor: epoll + timers + callbacks, a state machine per connection"},
-        {"stackful-fibers", "greenlet-like: Boost.Context fibers and an epoll hub"},
-        {"boost-fibers", "Boost.Fiber with a scheduler that waits on epoll"},
-        {"stackless-coroutines", "C++20 coroutines (co_await) on the reactor"},
-        {"io-uring", "a proactor: io_uring completions driving C++20 coroutines"},
-    };
-    return models;
+std::span<const ModelInfo> all_models() {
+    return model_list;
 }
 
 const ModelInfo* find_model(std::string_view id) {

@@ -1,20 +1,16 @@
-// The model ids (fixed by the workbench contract) and what each one is, for `rosetta models`
-// and for checking --model.
+// The model ids and what each one is, from the one list (models/CMakeLists.txt, generated into
+// models/model_list.hpp), and where their executables are.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "models/model_list.hpp"
 
 namespace rosetta {
 
-struct ModelInfo {
-    std::string_view id;
-    std::string_view summary;
-    bool one_at_a_time = false;  // concurrency is 1 whatever --concurrency says
-};
-
-const std::vector<ModelInfo>& all_models();
+std::span<const ModelInfo> all_models();
 const ModelInfo* find_model(std::string_view id);
 
 // Where the model executables are: next to `rosetta`, or $ROSETTA_BIN_DIR.

@@ -1,74 +1,86 @@
 #include "bench/harness/process.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <optional>
 #include <system_error>
-
-extern char** environ;
 
 namespace rosetta {
 
 namespace {
 
-void close_fd(int& fd) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-}
+// A pipe whose two ends close themselves.
+struct Pipe {
+    Fd read, write;
+    Pipe() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "pipe");
+        read.reset(fds[0]);
+        write.reset(fds[1]);
+    }
+};
 
 }  // namespace
 
 Child::Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr) {
-    int out[2], err[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    if (capture_stderr && ::pipe2(err, O_CLOEXEC) != 0) {
-        int e = errno;
-        ::close(out[0]);
-        ::close(out[1]);
-        throw std::system_error(e, std::generic_category(), "pipe");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    if (capture_stderr) posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Its own process group, so the whole tree (process-per-task's children too) can be
-    // signalled at once.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-
+    Pipe out, exec_error;
+    std::optional<Pipe> err;
+    if (capture_stderr) err.emplace();
+    // Everything the child needs is built before fork(): between fork and exec a child of a
+    // threaded parent may only make async-signal-safe calls.
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(path.c_str()));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, path.c_str(), &actions, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    ::close(out[1]);
-    if (err[1] >= 0) ::close(err[1]);
-    out_ = out[0];
-    err_ = err[0];
-    if (rc != 0) {
-        close_fd(out_);
-        close_fd(err_);
-        throw std::system_error(rc, std::generic_category(), "cannot start " + path);
+    const pid_t parent = ::getpid();
+
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork " + path);
+    if (pid_ == 0) {
+        // Dies with its parent. The parent may have died between fork() and prctl(), and then
+        // no signal would ever come: getppid() no longer names it.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+        // Its own process group, so the whole tree (process-per-task's children too) can be
+        // signalled at once.
+        ::setpgid(0, 0);
+        ::dup2(out.write.get(), STDOUT_FILENO);
+        if (err) ::dup2(err->write.get(), STDERR_FILENO);
+        ::execv(path.c_str(), argv.data());
+        int e = errno;  // exec failed: tell the parent why (the pipe closes on a successful exec)
+        [[maybe_unused]] ssize_t n = ::write(exec_error.write.get(), &e, sizeof e);
+        ::_exit(127);
     }
-    ::fcntl(out_, F_SETFL, O_NONBLOCK);
-    if (err_ >= 0) ::fcntl(err_, F_SETFL, O_NONBLOCK);
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd_ < 0) {
+    ::setpgid(pid_, pid_);  // also from here, so the group exists whichever runs first
+    exec_error.write.reset();
+    out.write.reset();
+    if (err) err->write.reset();
+    out_ = std::move(out.read);
+    if (err) err_ = std::move(err->read);
+
+    int exec_errno = 0;
+    ssize_t n = 0;
+    while ((n = ::read(exec_error.read.get(), &exec_errno, sizeof exec_errno)) < 0 &&
+           errno == EINTR) {
+    }
+    if (n == sizeof exec_errno) {
+        reap();
+        throw std::system_error(exec_errno, std::generic_category(), "cannot start " + path);
+    }
+    ::fcntl(out_.get(), F_SETFL, O_NONBLOCK);
+    if (err_) ::fcntl(err_.get(), F_SETFL, O_NONBLOCK);
+    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+    if (!pidfd_) {
         int e = errno;
         stop(0);
         throw std::system_error(e, std::generic_category(), "pidfd_open");
@@ -77,9 +89,6 @@ Child::Child(const std::string& path, const std::vector<std::string>& args, bool
 
 Child::~Child() {
     if (!reaped_ && pid_ > 0) stop(1000);
-    close_fd(out_);
-    close_fd(err_);
-    close_fd(pidfd_);
 }
 
 void Child::reap() {
@@ -98,8 +107,8 @@ void Child::signal_group(int sig) const {
 void Child::stop(int grace_ms) {
     if (reaped_ || pid_ <= 0) return;
     signal_group(SIGTERM);
-    pollfd p{pidfd_, POLLIN, 0};
-    if (pidfd_ < 0 || ::poll(&p, 1, grace_ms) != 1) signal_group(SIGKILL);
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    if (!pidfd_ || ::poll(&p, 1, grace_ms) != 1) signal_group(SIGKILL);
     // Reaped by wait4 either way, so a stopped run still reports the CPU it used.
     reap();
 }

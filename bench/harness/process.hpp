@@ -6,25 +6,28 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "scenarios/net.hpp"
 
 namespace rosetta {
 
 class Child {
 public:
     // Starts path with args in its own process group; stdout (and stderr when capture_stderr)
-    // come back over pipes. Throws std::system_error when it cannot start.
+    // come back over pipes. The child dies with the thread that started it (PR_SET_PDEATHSIG,
+    // SIGKILL): a harness killed outright, or whose terminal closed, leaves no origin or model
+    // behind. Throws std::system_error when it cannot start (exec's errno included).
     Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr);
-    ~Child();  // kills the group and reaps it if still running; closes the pipes
+    ~Child();  // kills the group and reaps it if still running
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
 
     pid_t pid() const { return pid_; }
-    int stdout_fd() const { return out_; }
-    int stderr_fd() const { return err_; }
-    int pid_fd() const { return pidfd_; }  // readable when the child has exited
+    int stdout_fd() const { return out_.get(); }
+    int stderr_fd() const { return err_.get(); }
+    int pid_fd() const { return pidfd_.get(); }  // readable when the child has exited
 
     // Reaps the child (it must have exited: pid_fd readable). rusage includes its reaped
     // descendants.
@@ -39,7 +42,7 @@ public:
 
 private:
     pid_t pid_ = -1;
-    int out_ = -1, err_ = -1, pidfd_ = -1;
+    Fd out_, err_, pidfd_;
     bool reaped_ = false;
     int status_ = 0;
     rusage usage_{};

@@ -6,10 +6,6 @@
 // variants keep the reference in view. The benchmarks after those split the cost into the
 // parser's setup, the parsing and the URLs, price the tree we do not build, and check that a
 // page of markup with little text (a table) pays nothing for the pre-pass.
-#include "scenarios/links.hpp"
-#include "scenarios/site.hpp"
-#include "scenarios/url.hpp"
-
 #include <benchmark/benchmark.h>
 #include <libxml/HTMLparser.h>
 
@@ -19,6 +15,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "scenarios/links.hpp"
+#include "scenarios/site.hpp"
+#include "scenarios/url.hpp"
 
 namespace rosetta {
 namespace {

@@ -1,8 +1,6 @@
 // What parsing one page costs a model: a 16 KiB response like the origin's, parsed by a fresh
 // ResponseParser (construction included) whose sink only counts bytes. The budget is 2 us for
 // the one-buffer case, so parsing never shows next to a syscall per page.
-#include "scenarios/http.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+
+#include "scenarios/http.hpp"
 
 namespace rosetta {
 namespace {

@@ -10,8 +10,8 @@
 namespace rosetta {
 
 Failure download(const ModelRun& run) {
-    blocking::Connection connection;
-    for (const std::string& url : run.download_urls()) blocking::fetch_url(run, connection, url, nullptr);
+    Fd connection;
+    for (const std::string& url : run.download_urls()) blocking::fetch_url(run, connection, url);
     return std::nullopt;
 }
 

@@ -1,36 +1,25 @@
-// The blocking model's connection and fetch. See README.md for its place in the story.
+// Blocking I/O: one attempt on one socket, the calling thread asleep in the kernel while it
+// waits. The blocking model is this and a loop; process-per-task, thread-per-task and
+// thread-pool link it too (rosetta_blocking_fetch), so their folders hold only how they spawn,
+// share and join. See README.md for its place in the story.
 #pragma once
 
-#include "scenarios/model.hpp"
-
 #include <string>
-#include <vector>
+
+#include "scenarios/exchange.hpp"
+#include "scenarios/model.hpp"
+#include "scenarios/net.hpp"
 
 namespace rosetta::blocking {
 
-// The one connection the model keeps (keep-alive), closed on destruction.
-class Connection {
-public:
-    Connection() = default;
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
-    ~Connection() { close(); }
+// One try of the exchange's request: on `connection` if it is open (kept alive), else on a
+// new one; the thread blocks in poll(), send() and recv() until the response is complete or
+// the attempt's deadline passes. Leaves `connection` open only when it may carry the next
+// request. A stale kept-alive connection is replaced once, uncounted (Exchange::send_again).
+Record fetch(const ModelRun& run, Fd& connection, Exchange& exchange);
 
-    bool is_open() const { return fd_ >= 0; }
-    void close();
-
-    int fd_ = -1;
-    bool reused_ = false;  // has carried an earlier request: a failure before any byte may be staleness
-};
-
-// One attempt at url: reuse or open the connection, send the request, read the response,
-// blocking in the kernel until it completes or the attempt's deadline passes.
-Record fetch(const ModelRun& run, Connection& connection, const std::string& url, int attempt,
-             std::vector<std::string>* links);
-
-// Every attempt url needs: fetch, record, and retry while the outcome is retryable and the
-// budget lasts. Returns the final attempt; links (crawl) are filled from an ok page.
-Record fetch_url(const ModelRun& run, Connection& connection, const std::string& url,
-                 std::vector<std::string>* links);
+// Every attempt url needs: fetch, record, and again while the outcome is retryable and the
+// budget lasts. Returns the final attempt and, crawling, the page's links.
+Fetched fetch_url(const ModelRun& run, Fd& connection, const std::string& url);
 
 }  // namespace rosetta::blocking

@@ -1,14 +1,14 @@
 // --origin against a real HTTP/1.1 server: nginx serving tests/fixtures/handwritten-site, whose
 // EXPECTED file lists what a careful reading of the HTML says a crawl must fetch. verified is
 // null there (no site truth), so the records are checked against that list instead.
-#include "scenarios/records.hpp"
-#include "support.hpp"
-
 #include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include "scenarios/records.hpp"
+#include "support.hpp"
 
 using namespace rosetta;
 namespace fs = std::filesystem;
@@ -43,11 +43,12 @@ http {{
     }}
 }}
 )",
-                                                           dir_.string(), port_, site_dir.string());
-        child_ = std::make_unique<Child>(nginx_binary,
-                                         std::vector<std::string>{"-c", (dir_ / "nginx.conf").string(), "-p",
-                                                                  dir_.string(), "-e", (dir_ / "error.log").string()},
-                                         true);
+                                                          dir_.string(), port_, site_dir.string());
+        child_ = std::make_unique<Child>(
+            nginx_binary,
+            std::vector<std::string>{"-c", (dir_ / "nginx.conf").string(), "-p", dir_.string(),
+                                     "-e", (dir_ / "error.log").string()},
+            true);
         // Ready when it accepts a connection (at most 5 s).
         for (int i = 0; i < 100 && !accepting(); ++i) ::usleep(50'000);
     }
@@ -84,7 +85,8 @@ private:
 class EveryModelOnNginx : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EveryModelOnNginx, crawls_exactly_the_pages_a_careful_reading_of_the_html_finds) {
-    if (!fs::exists(nginx_binary)) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs nginx-light)";
+    if (!fs::exists(nginx_binary))
+        GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs nginx-light)";
     std::map<std::string, std::string> expected;  // path -> final outcome
     std::ifstream list(site_dir / "EXPECTED");
     for (std::string path, outcome; list >> path;) {
@@ -100,9 +102,9 @@ TEST_P(EveryModelOnNginx, crawls_exactly_the_pages_a_careful_reading_of_the_html
     Nginx nginx;
     ASSERT_TRUE(nginx.accepting()) << "nginx did not start; see " << (nginx.dir() / "error.log");
     std::string records = (nginx.dir() / "records.jsonl").string();
-    test::Ran ran = test::run_binary("rosetta", {"run", "--model", GetParam(), "--scenario", "crawl", "--origin",
-                                                 nginx.authority(), "--records", records, "--json",
-                                                 "--concurrency", "4"});
+    test::Ran ran = test::run_binary(
+        "rosetta", {"run", "--model", GetParam(), "--scenario", "crawl", "--origin",
+                    nginx.authority(), "--records", records, "--json", "--concurrency", "4"});
     ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
     nlohmann::json r = ran.json();
     EXPECT_TRUE(r["verified"].is_null());
@@ -114,12 +116,14 @@ TEST_P(EveryModelOnNginx, crawls_exactly_the_pages_a_careful_reading_of_the_html
         ASSERT_EQ(record.url.rfind(prefix, 0), 0u) << record.url;
         std::string path = record.url.substr(prefix.size());
         EXPECT_EQ(record.attempt, 1) << path << " was tried more than once";
-        EXPECT_TRUE(fetched.emplace(path, std::string(to_string(record.outcome))).second) << path << " fetched twice";
+        EXPECT_TRUE(fetched.emplace(path, std::string(to_string(record.outcome))).second)
+            << path << " fetched twice";
     }
     EXPECT_EQ(fetched, expected);
     EXPECT_EQ(nginx.access_log_lines(), 11) << "nginx saw a different number of requests";
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, EveryModelOnNginx, ::testing::ValuesIn(test::models_under_test), test::test_name_of);
+INSTANTIATE_TEST_SUITE_P(Models, EveryModelOnNginx, ::testing::ValuesIn(test::models_under_test),
+                         test::test_name_of);
 
 }  // namespace

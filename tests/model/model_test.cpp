@@ -1,31 +1,69 @@
 // One test body for every model: each case runs `rosetta run --model ID ... --json` against
-// the harness's own origin and checks the verified result. A model joins by adding its id to
-// models_under_test.
+// the harness's own origin and checks the verified result, and what the origin saw, against
+// what the model claims. Every model the build has runs it (support.hpp: models_under_test).
+#include <fmt/format.h>
+#include <gtest/gtest-spi.h>
+
+#include <filesystem>
+#include <set>
+
 #include "scenarios/site.hpp"
 #include "support.hpp"
-
-#include <fmt/format.h>
 
 using namespace rosetta;
 using rosetta::test::run_binary;
 
 namespace {
 
-const char* const full_fault_mix = "reset=0.02,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,malformed=0.01,slow=0.01";
+const char* const full_fault_mix =
+    "reset=0.02,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,malformed=0.01,slow=0.01";
+
+// `rosetta run --model ID --json ARGS...`: its result, checked against its exit code.
+nlohmann::json run_model(const std::string& id, std::vector<std::string> args) {
+    std::vector<std::string> full = {"run", "--model", id, "--json"};
+    full.insert(full.end(), args.begin(), args.end());
+    test::Ran ran = run_binary("rosetta", full);
+    EXPECT_NE(ran.out, "") << ran.err;
+    nlohmann::json result = ran.json();
+    EXPECT_EQ(ran.exit_code, result["completed"].get<bool>() && result["verified"] != false ? 0 : 1)
+        << result.dump(2);
+    return result;
+}
+
+// The run that proves concurrency from the origin's side: 64 pages with 50 ms of think time
+// each, at most 8 at once. One at a time that takes 64 x 50 ms = 3.2 s; eight at a time about
+// eight rounds, 0.4 s.
+const std::vector<std::string> concurrency_probe = {
+    "--scenario", "download", "--pages", "64", "--latency-ms", "50", "--concurrency", "8"};
+constexpr double serial_s = 64 * 0.050;
+
+void expect_concurrent(const nlohmann::json& r) {
+    EXPECT_EQ(r["peak_inflight"], 8) << "the origin never held 8 requests at once";
+    EXPECT_LT(r["wall_s"].get<double>(), serial_s / 2)
+        << "8 at a time must take far less than one at a time";
+}
+
+void expect_one_at_a_time(const nlohmann::json& r) {
+    EXPECT_EQ(r["concurrency"], 1) << "a model that waits for one request at a time reports C=1";
+    EXPECT_EQ(r["peak_inflight"], 1);
+    EXPECT_GE(r["wall_s"].get<double>(), serial_s);
+}
 
 class EveryModel : public ::testing::TestWithParam<std::string> {
 protected:
     nlohmann::json run(std::vector<std::string> args) {
-        std::vector<std::string> full = {"run", "--model", GetParam(), "--json", "--concurrency", "8"};
-        full.insert(full.end(), args.begin(), args.end());
-        test::Ran ran = run_binary("rosetta", full);
-        EXPECT_NE(ran.out, "") << ran.err;
-        nlohmann::json result = ran.json();
-        EXPECT_EQ(ran.exit_code, exit_code_for(result)) << result.dump(2);
-        return result;
+        args.insert(args.begin(), {"--concurrency", "8"});
+        return run_model(GetParam(), args);
     }
-    static int exit_code_for(const nlohmann::json& r) {
-        return r["completed"].get<bool>() && r["verified"] != false ? 0 : 1;
+    // The same, with --records to a file of the test's, read back.
+    nlohmann::json run(std::vector<std::string> args, std::vector<Record>& records) {
+        auto path =
+            std::filesystem::temp_directory_path() / fmt::format("model-test-{}.jsonl", ::getpid());
+        args.insert(args.end(), {"--records", path.string()});
+        nlohmann::json r = run(args);
+        records = read_records(path.string());
+        std::filesystem::remove(path);
+        return r;
     }
     static void expect_verified(const nlohmann::json& r) {
         EXPECT_TRUE(r["completed"].get<bool>()) << r.dump(2);
@@ -40,10 +78,12 @@ protected:
         spec.faults = parse_faults(faults);
         return Site(SiteParams::from(spec, "127.0.0.1:1"));
     }
-    static std::map<std::string, int> final_outcomes(const Site& truth, const std::vector<std::string>& paths,
+    static std::map<std::string, int> final_outcomes(const Site& truth,
+                                                     const std::vector<std::string>& paths,
                                                      int retries) {
         std::map<std::string, int> counts;
-        for (const std::string& path : paths) ++counts[std::string(to_string(truth.expected(path, retries).final_outcome))];
+        for (const std::string& path : paths)
+            ++counts[std::string(to_string(truth.expected(path, retries).final_outcome))];
         return counts;
     }
 };
@@ -87,8 +127,8 @@ TEST_P(EveryModel, crawls_through_the_full_fault_mix_with_the_outcomes_the_truth
 
 TEST_P(EveryModel, works_with_keep_alive_off) {
     expect_verified(run({"--scenario", "download", "--pages", "60", "--keepalive", "off"}));
-    expect_verified(run({"--scenario", "crawl", "--pages", "60", "--keepalive", "off", "--faults", full_fault_mix,
-                         "--timeout-ms", "300"}));
+    expect_verified(run({"--scenario", "crawl", "--pages", "60", "--keepalive", "off", "--faults",
+                         full_fault_mix, "--timeout-ms", "300"}));
 }
 
 TEST_P(EveryModel, stops_the_crawl_at_the_page_budget) {
@@ -97,13 +137,69 @@ TEST_P(EveryModel, stops_the_crawl_at_the_page_budget) {
     EXPECT_EQ(r["urls"], 25);
 }
 
+TEST_P(EveryModel, holds_as_many_requests_at_the_origin_at_once_as_it_claims) {
+    nlohmann::json r = run_model(GetParam(), concurrency_probe);
+    expect_verified(r);
+    if (test::one_at_a_time(GetParam())) {
+        expect_one_at_a_time(r);
+    } else {
+        expect_concurrent(r);
+    }
+}
+
+TEST_P(EveryModel, opens_at_most_c_connections_with_keep_alive_and_one_per_request_without) {
+    std::vector<Record> records;
+    nlohmann::json on = run({"--scenario", "download", "--pages", "60"}, records);
+    expect_verified(on);
+    EXPECT_GE(on["connections"].get<int>(), 1);
+    EXPECT_LE(on["connections"].get<int>(), on["concurrency"].get<int>())
+        << "keep-alive: connections are reused";
+    std::size_t connects = 0;
+    for (const Record& record : records) connects += record.connected_ns != 0;
+    EXPECT_EQ(connects, on["connections"].get<std::size_t>())
+        << "the records name every connection the origin saw";
+
+    nlohmann::json off =
+        run({"--scenario", "download", "--pages", "60", "--keepalive", "off"}, records);
+    expect_verified(off);
+    EXPECT_EQ(off["connections"], off["requests"])
+        << "without keep-alive, one connection per request";
+    for (const Record& record : records) EXPECT_NE(record.connected_ns, 0) << record.url;
+}
+
+TEST_P(EveryModel, records_the_phases_of_every_attempt_in_order_and_who_waited) {
+    std::vector<Record> records;
+    nlohmann::json r = run({"--scenario", "crawl", "--pages", "80", "--latency-ms", "5"}, records);
+    expect_verified(r);
+    ASSERT_EQ(records.size(), r["requests"].get<std::size_t>());
+    std::set<std::uint64_t> lanes;
+    for (const Record& record : records) {
+        if (record.connected_ns) {
+            EXPECT_LE(record.start_ns, record.connected_ns) << record.url;
+        }
+        ASSERT_NE(record.first_byte_ns, 0) << record.url << ": every page answers";
+        EXPECT_LE(std::max(record.start_ns, record.connected_ns), record.first_byte_ns)
+            << record.url;
+        EXPECT_GE(record.first_byte_ns - record.start_ns, 5'000'000)
+            << "the think time comes before the first byte";
+        EXPECT_LE(record.first_byte_ns, record.end_ns) << record.url;
+        EXPECT_NE(record.lane, 0u);
+        EXPECT_NE(record.task, 0u);
+        lanes.insert(record.lane);
+    }
+    if (test::one_at_a_time(GetParam())) {
+        EXPECT_EQ(lanes.size(), 1u) << "one thread did all the waiting";
+    }
+}
+
 TEST_P(EveryModel, gives_connect_errors_not_a_hang_when_the_origin_is_unreachable) {
     std::string origin = fmt::format("127.0.0.1:{}", test::closed_port());
     for (const char* scenario : {"download", "crawl"}) {
-        test::Ran ran = run_binary("rosetta-" + GetParam(),
-                                   {"--scenario", scenario, "--origin", origin, "--pages", "5", "--retries", "1",
-                                    "--timeout-ms", "500", "--concurrency", "4", "--json"},
-                                   30);
+        test::Ran ran =
+            run_binary("rosetta-" + GetParam(),
+                       {"--scenario", scenario, "--origin", origin, "--pages", "5", "--retries",
+                        "1", "--timeout-ms", "500", "--concurrency", "4", "--json"},
+                       30);
         nlohmann::json r = ran.json();
         int urls = std::string(scenario) == "download" ? 5 : 1;
         EXPECT_EQ(r["urls"], urls) << ran.out << ran.err;
@@ -113,6 +209,26 @@ TEST_P(EveryModel, gives_connect_errors_not_a_hang_when_the_origin_is_unreachabl
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test), test::test_name_of);
+INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test),
+                         test::test_name_of);
+
+// The concurrency check must catch a model that runs one request at a time while it claims
+// C=8, and the blocking model is exactly that: its result, held to what a concurrent model
+// must show, fails on both counts.
+TEST(ConcurrencyCheck, fails_on_a_model_that_runs_serially_while_claiming_eight_at_once) {
+    nlohmann::json serial = run_model("blocking", concurrency_probe);
+    ASSERT_EQ(serial["completed"], true) << serial.dump(2);
+    ::testing::TestPartResultArray failures;
+    {
+        ::testing::ScopedFakeTestPartResultReporter intercept(
+            ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+        expect_concurrent(serial);
+    }
+    ASSERT_EQ(failures.size(), 2);
+    EXPECT_NE(std::string(failures.GetTestPartResult(0).message()).find("never held 8"),
+              std::string::npos);
+    EXPECT_NE(std::string(failures.GetTestPartResult(1).message()).find("far less"),
+              std::string::npos);
+}
 
 }  // namespace

@@ -2,27 +2,41 @@
 // each with a deadline, output captured.
 #pragma once
 
-#include "bench/harness/process.hpp"
-#include "loopback_port.hpp"
-#include "scenarios/records.hpp"
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "bench/harness/process.hpp"
+#include "loopback_port.hpp"
+#include "models/model_list.hpp"
+#include "scenarios/records.hpp"
 
 namespace rosetta::test {
 
 inline const std::string bin_dir = ROSETTA_BIN_DIR;
 
-// Every model test body runs once per id here: a new model joins by adding its id.
-inline const std::vector<std::string> models_under_test = {"blocking"};
+// Every model test body runs once per model this build has: a model joins by being built (see
+// models/CMakeLists.txt), never by being remembered here.
+inline std::vector<std::string> built_models() {
+    std::vector<std::string> ids;
+    for (const ModelInfo& model : model_list)
+        if (model.built) ids.emplace_back(model.id);
+    return ids;
+}
+inline const std::vector<std::string> models_under_test = built_models();
+
+inline bool one_at_a_time(const std::string& id) {
+    for (const ModelInfo& model : model_list)
+        if (model.id == id) return model.one_at_a_time;
+    return false;
+}
 
 inline std::string test_name_of(const ::testing::TestParamInfo<std::string>& info) {
     std::string name = info.param;
@@ -38,15 +52,18 @@ struct Ran {
     nlohmann::json json() const {
         auto end = out.find_last_not_of('\n');
         auto start = out.rfind('\n', end);
-        std::string line = out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+        std::string line = out.substr(start == std::string::npos ? 0 : start + 1,
+                                      end - (start == std::string::npos ? 0 : start + 1) + 1);
         return nlohmann::json::parse(line);
     }
 };
 
-inline Ran run_binary(const std::string& name, const std::vector<std::string>& args, int deadline_s = 120) {
+inline Ran run_binary(const std::string& name, const std::vector<std::string>& args,
+                      int deadline_s = 120) {
     Ran ran;
     Child child(bin_dir + "/" + name, args, true);
-    std::int64_t start = monotonic_ns(), deadline = start + std::int64_t{deadline_s} * 1'000'000'000;
+    std::int64_t start = monotonic_ns(),
+                 deadline = start + std::int64_t{deadline_s} * 1'000'000'000;
     bool out_open = true, err_open = true;
     while (!child.reaped()) {
         pollfd p[3] = {{out_open ? child.stdout_fd() : -1, POLLIN, 0},

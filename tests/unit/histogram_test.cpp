@@ -1,10 +1,10 @@
 #include "scenarios/histogram.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
 
@@ -38,7 +38,8 @@ TEST(LatencyHistogram, buckets_are_contiguous_and_at_most_one_128th_of_their_val
             ASSERT_LE(LatencyHistogram::bucket_width(b) * 128, LatencyHistogram::bucket_low(b));
         }
     }
-    for (std::uint64_t v : {0ull, 127ull, 128ull, 255ull, 256ull, 1000ull, 123456789ull, (1ull << 39) + 5}) {
+    for (std::uint64_t v :
+         {0ull, 127ull, 128ull, 255ull, 256ull, 1000ull, 123456789ull, (1ull << 39) + 5}) {
         std::size_t b = LatencyHistogram::bucket_of(v);
         EXPECT_LE(LatencyHistogram::bucket_low(b), v);
         EXPECT_LT(v, LatencyHistogram::bucket_low(b) + LatencyHistogram::bucket_width(b));

@@ -1,7 +1,6 @@
 #include "scenarios/links.hpp"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,8 +128,8 @@ TEST(LinkExtractor, gives_the_same_result_fed_one_byte_at_a_time) {
     for (char c : html) bytewise.feed(std::string_view(&c, 1));
     bytewise.finish();
 
-    const Strings expected = {"7", "./8?a=1&b=2", "../p/9#frag", "caf\xc3\xa9",
-                              "http://127.0.0.1:8080/p/10", "#only"};
+    const Strings expected = {
+        "7", "./8?a=1&b=2", "../p/9#frag", "caf\xc3\xa9", "http://127.0.0.1:8080/p/10", "#only"};
     EXPECT_EQ(whole.hrefs(), expected);
     EXPECT_EQ(bytewise.hrefs(), expected);
     EXPECT_EQ(whole.base_href(), "../base/");
@@ -474,8 +473,8 @@ TEST(ResolveLinks, drops_mailto_javascript_and_unparseable_links) {
 }
 
 TEST(ResolveLinks, finds_nothing_in_a_page_without_links) {
-    EXPECT_TRUE(extract_links("<html><head><title>x</title></head><body><p>no links</p>", page)
-                    .empty());
+    EXPECT_TRUE(
+        extract_links("<html><head><title>x</title></head><body><p>no links</p>", page).empty());
     EXPECT_TRUE(extract_links("", page).empty());
     EXPECT_TRUE(extract_links("plain text, not even markup", page).empty());
 }

@@ -1,16 +1,17 @@
-#include "scenarios/checksum.hpp"
 #include "scenarios/site.hpp"
 
-#include <boost/url.hpp>
 #include <gtest/gtest.h>
 #include <libxml/HTMLparser.h>
 
 #include <algorithm>
+#include <boost/url.hpp>
 #include <cmath>
 #include <map>
 #include <set>
 #include <string>
 #include <unordered_set>
+
+#include "scenarios/checksum.hpp"
 
 namespace rosetta {
 namespace {
@@ -39,8 +40,10 @@ void collect_hrefs(xmlNode* node, std::vector<std::string>& anchors, std::string
                 if (xmlChar* href = xmlGetProp(node, reinterpret_cast<const xmlChar*>("href"))) {
                     std::string value(reinterpret_cast<const char*>(href));
                     xmlFree(href);
-                    if (name == "a") anchors.push_back(value);
-                    else if (base.empty()) base = value;
+                    if (name == "a")
+                        anchors.push_back(value);
+                    else if (base.empty())
+                        base = value;
                 }
             }
         }
@@ -51,8 +54,9 @@ void collect_hrefs(xmlNode* node, std::vector<std::string>& anchors, std::string
 std::vector<std::string> parsed_links(const Site& site, std::string_view page_path, int id) {
     std::string html = site.page_html(id);
     std::string page_url = "http://" + site.params().authority + std::string(page_path);
-    htmlDocPtr doc = htmlReadMemory(html.data(), static_cast<int>(html.size()), page_url.c_str(),
-                                    "utf-8", HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+    htmlDocPtr doc =
+        htmlReadMemory(html.data(), static_cast<int>(html.size()), page_url.c_str(), "utf-8",
+                       HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
     EXPECT_NE(doc, nullptr);
     std::vector<std::string> anchors;
     std::string base_href;
@@ -86,7 +90,8 @@ TEST(Site, gives_every_page_exactly_page_bytes_bytes) {
             p.page_bytes = bytes;
             p.authority = "127.0.0.1:65535";
             Site site(p);
-            for (int id : {0, 1, 7, 999}) EXPECT_EQ(site.page_html(id).size(), static_cast<std::size_t>(bytes));
+            for (int id : {0, 1, 7, 999})
+                EXPECT_EQ(site.page_html(id).size(), static_cast<std::size_t>(bytes));
         }
     }
 }
@@ -111,7 +116,8 @@ TEST(Site, is_a_different_site_for_a_different_seed) {
     for (int id = 0; id < 50; ++id) {
         same_html += a.page_html(id) == b.page_html(id);
         same_links += a.page_links(id) == b.page_links(id);
-        same_faults += a.fault("/p/" + std::to_string(id), 1) == b.fault("/p/" + std::to_string(id), 1);
+        same_faults +=
+            a.fault("/p/" + std::to_string(id), 1) == b.fault("/p/" + std::to_string(id), 1);
     }
     EXPECT_EQ(same_html, 0);
     EXPECT_LT(same_links, 2);
@@ -194,8 +200,10 @@ TEST(Site, shows_every_link_shape_in_a_200_page_site) {
     bool bare_relative = false;
     for (char digit = '0'; digit <= '9'; ++digit) {
         std::string needle = std::string("<li><a href=\"") + digit;
-        for (std::size_t at = all.find(needle); at != std::string::npos; at = all.find(needle, at + 1))
-            if (all.find('"', at + needle.size()) < all.find('#', at + needle.size())) bare_relative = true;
+        for (std::size_t at = all.find(needle); at != std::string::npos;
+             at = all.find(needle, at + 1))
+            if (all.find('"', at + needle.size()) < all.find('#', at + needle.size()))
+                bare_relative = true;
     }
     EXPECT_TRUE(bare_relative);
     EXPECT_TRUE(occurs("<base href=\"/p/\">"));
@@ -206,7 +214,8 @@ TEST(Site, repeats_an_earlier_target_in_another_shape_on_every_page) {
     for (int id = 0; id < 50; ++id) {
         std::string html = site.page_html(id);
         std::size_t items = 0;
-        for (std::size_t at = html.find("<li>"); at != std::string::npos; at = html.find("<li>", at + 1))
+        for (std::size_t at = html.find("<li>"); at != std::string::npos;
+             at = html.find("<li>", at + 1))
             ++items;
         EXPECT_EQ(items, 9u);  // 8 links + the duplicate
     }
@@ -220,14 +229,17 @@ TEST(Site, refuses_a_page_too_small_for_its_skeleton) {
 }
 
 TEST(Site, draws_faults_at_their_rates) {
-    Site site(with_faults("reset=0.01,stall=0.02,status=0.05,notfound=0.03,truncate=0.04,"
-                          "malformed=0.015,slow=0.1"));
+    Site site(
+        with_faults("reset=0.01,stall=0.02,status=0.05,notfound=0.03,truncate=0.04,"
+                    "malformed=0.015,slow=0.1"));
     std::map<Fault, int> counts;
     constexpr int draws = 100'000;
-    for (int i = 0; i < draws; ++i) counts[site.fault("/p/" + std::to_string(i % 5000), 1 + i / 5000)]++;
-    const std::map<Fault, double> rates = {
-        {Fault::reset, 0.01},    {Fault::stall, 0.02},      {Fault::status, 0.05}, {Fault::notfound, 0.03},
-        {Fault::truncate, 0.04}, {Fault::malformed, 0.015}, {Fault::slow, 0.1},    {Fault::none, 0.735}};
+    for (int i = 0; i < draws; ++i)
+        counts[site.fault("/p/" + std::to_string(i % 5000), 1 + i / 5000)]++;
+    const std::map<Fault, double> rates = {{Fault::reset, 0.01},    {Fault::stall, 0.02},
+                                           {Fault::status, 0.05},   {Fault::notfound, 0.03},
+                                           {Fault::truncate, 0.04}, {Fault::malformed, 0.015},
+                                           {Fault::slow, 0.1},      {Fault::none, 0.735}};
     for (auto [fault, rate] : rates) {
         double sigma = std::sqrt(draws * rate * (1 - rate));
         EXPECT_NEAR(counts[fault], draws * rate, 5 * sigma) << to_string(fault);
@@ -299,8 +311,10 @@ TEST(Site, expects_a_404_to_be_final_at_once) {
 
 TEST(Site, expects_each_fault_class_as_its_outcome) {
     const std::vector<std::pair<std::string_view, Outcome>> cases = {
-        {"reset=1", Outcome::reset},         {"stall=1", Outcome::timeout},
-        {"truncate=1", Outcome::truncated},  {"malformed=1", Outcome::malformed},
+        {"reset=1", Outcome::reset},
+        {"stall=1", Outcome::timeout},
+        {"truncate=1", Outcome::truncated},
+        {"malformed=1", Outcome::malformed},
         {"slow=1", Outcome::ok}};
     for (auto [faults, outcome] : cases) {
         ExpectedUrl e = Site(with_faults(faults)).expected("/", 1);
@@ -337,7 +351,8 @@ TEST(Site, does_not_expand_pages_that_fail) {
             ++failed;
             continue;
         }
-        for (const std::string& link : site.page_links(*site.page_of(path))) linked_from_ok.insert(link);
+        for (const std::string& link : site.page_links(*site.page_of(path)))
+            linked_from_ok.insert(link);
     }
     EXPECT_GT(failed, 0);
     EXPECT_EQ(linked_from_ok, unique);
@@ -352,7 +367,8 @@ TEST(Site, downloads_every_page_once_in_a_shuffled_order) {
     EXPECT_EQ(unique.size(), 1000u);
     for (const std::string& path : paths) EXPECT_TRUE(site.page_of(path).has_value());
     int in_place = 0;
-    for (int id = 0; id < 1000; ++id) in_place += paths[static_cast<std::size_t>(id)] == "/p/" + std::to_string(id);
+    for (int id = 0; id < 1000; ++id)
+        in_place += paths[static_cast<std::size_t>(id)] == "/p/" + std::to_string(id);
     EXPECT_LT(in_place, 20);
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,11 +50,40 @@ TEST(Spec, has_the_documented_defaults) {
 
 TEST(Spec, parses_every_option) {
     Spec spec;
-    ASSERT_EQ(parse({"--scenario=download", "--concurrency", "7", "--pages", "50", "--max-pages", "9",
-                     "--page-bytes", "4096", "--links", "3", "--latency-ms", "20", "--faults",
-                     "reset=0.1,slow=0.2", "--timeout-ms", "300", "--retries", "0", "--keepalive",
-                     "off", "--threads", "2", "--seed", "42", "--origin", "localhost:8080",
-                     "--start", "/p/3", "--json", "--records", "r.jsonl", "--out", "o.jsonl"},
+    ASSERT_EQ(parse({"--scenario=download",
+                     "--concurrency",
+                     "7",
+                     "--pages",
+                     "50",
+                     "--max-pages",
+                     "9",
+                     "--page-bytes",
+                     "4096",
+                     "--links",
+                     "3",
+                     "--latency-ms",
+                     "20",
+                     "--faults",
+                     "reset=0.1,slow=0.2",
+                     "--timeout-ms",
+                     "300",
+                     "--retries",
+                     "0",
+                     "--keepalive",
+                     "off",
+                     "--threads",
+                     "2",
+                     "--seed",
+                     "42",
+                     "--origin",
+                     "localhost:8080",
+                     "--start",
+                     "/p/3",
+                     "--json",
+                     "--records",
+                     "r.jsonl",
+                     "--out",
+                     "o.jsonl"},
                     spec),
               "");
     EXPECT_EQ(spec.scenario, Scenario::download);
@@ -94,12 +124,14 @@ TEST(Spec, rejects_bad_values_naming_the_option) {
         {{"--scenario", "crawl", "--page-bytes", "300"}, "--page-bytes"},
         {{"--scenario", "crawl", "--links", "8", "--page-bytes", "1500"}, "--page-bytes"},
         {{"--scenario", "crawl", "--start", "p/1"}, "--start"},
+        {{"--scenario", "crawl", "--start", "//other/p/1"}, "--start"},
         {{"--concurrency", "5"}, "--scenario"},
     };
     for (auto& c : cases) {
         Spec spec;
         std::string error = parse(c.args, spec);
-        EXPECT_NE(error.find(c.option), std::string::npos) << "args: " << c.args.back() << " error: " << error;
+        EXPECT_NE(error.find(c.option), std::string::npos)
+            << "args: " << c.args.back() << " error: " << error;
     }
     Spec spec;
     EXPECT_NE(parse({"--scenario", "crawl", "--frobnicate"}, spec), "");
@@ -129,4 +161,72 @@ TEST(HostPort, parses_host_and_port_and_rejects_the_rest) {
     EXPECT_EQ(hp.authority(), "127.0.0.1:8080");
     for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:8o"})
         EXPECT_THROW(parse_host_port(bad), std::invalid_argument) << bad;
+}
+
+TEST(Spec, normalises_the_crawl_start_as_the_crawler_will_fetch_it) {
+    for (const char* start : {"/p/../p/3", "/p/3#f", "/p/%33", "/p/./3"}) {
+        Spec spec;
+        ASSERT_EQ(parse({"--scenario", "crawl", "--start", start}, spec), "") << start;
+        EXPECT_EQ(spec.start, "/p/3") << start;
+    }
+}
+
+namespace {
+// A spec in which every option differs from its default.
+Spec unusual_spec() {
+    Spec spec;
+    spec.scenario = Scenario::crawl;
+    spec.concurrency = 7;
+    spec.pages = 50;
+    spec.max_pages = 9;
+    spec.page_bytes = 4096;
+    spec.links = 3;
+    spec.latency_ms = 20;
+    spec.faults = parse_faults(
+        "reset=0.1,stall=0.0125,status=0.03,notfound=1e-05,truncate=0.01,"
+        "malformed=0.01,slow=0.123456789");
+    spec.timeout_ms = 300;
+    spec.retries = 0;
+    spec.keepalive = false;
+    spec.threads = 2;
+    spec.seed = 18446744073709551615u;
+    spec.origin = "localhost:8080";
+    spec.start = "/p/3";
+    spec.json = true;
+    spec.records = "r.jsonl";
+    spec.out = "o.jsonl";
+    return spec;
+}
+}  // namespace
+
+TEST(Spec, written_back_as_arguments_parses_to_the_same_spec) {
+    for (const Spec& original : {Spec{}, unusual_spec()}) {
+        Spec back;
+        ASSERT_EQ(parse(spec_args(original), back), "");
+        EXPECT_TRUE(back == original);
+        EXPECT_EQ(back.faults.to_string(), original.faults.to_string());
+    }
+}
+
+TEST(Spec, written_back_as_arguments_names_every_option_the_executables_accept) {
+    // A new option that spec_args forgets would silently take its default in the model.
+    CLI::App app{"test", "rosetta-test"};
+    Spec spec;
+    add_spec_options(app, spec);
+    std::vector<std::string> written = spec_args(unusual_spec());
+    std::set<std::string> names(written.begin(), written.end());
+    for (const CLI::Option* option : app.get_options()) {
+        if (option->get_name() == "--help") continue;
+        for (const std::string& name : option->get_lnames())
+            EXPECT_TRUE(names.count("--" + name)) << "spec_args does not write --" << name;
+    }
+    CLI::App origin{"test", "rosetta-origin-test"};
+    add_site_options(origin, spec);
+    std::vector<std::string> site = site_args(unusual_spec());
+    std::set<std::string> site_names(site.begin(), site.end());
+    for (const CLI::Option* option : origin.get_options()) {
+        if (option->get_name() == "--help") continue;
+        for (const std::string& name : option->get_lnames())
+            EXPECT_TRUE(site_names.count("--" + name)) << "site_args does not write --" << name;
+    }
 }

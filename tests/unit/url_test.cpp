@@ -34,31 +34,21 @@ void expect_resolutions(std::string_view base, const std::vector<Example>& examp
 // "http://a/b/c/g") and an empty path becomes "/" ("//g" is "http://g/"). "g:h" is a fine URI
 // but not http, so it is refused.
 TEST(ResolveUrl, follows_the_rfc_3986_normal_examples) {
-    expect_resolutions(rfc_base, {
-        {"g:h", std::nullopt},
-        {"g", "http://a/b/c/g"},
-        {"./g", "http://a/b/c/g"},
-        {"g/", "http://a/b/c/g/"},
-        {"/g", "http://a/g"},
-        {"//g", "http://g/"},
-        {"?y", "http://a/b/c/d;p?y"},
-        {"g?y", "http://a/b/c/g?y"},
-        {"#s", "http://a/b/c/d;p?q"},
-        {"g#s", "http://a/b/c/g"},
-        {"g?y#s", "http://a/b/c/g?y"},
-        {";x", "http://a/b/c/;x"},
-        {"g;x", "http://a/b/c/g;x"},
-        {"g;x?y#s", "http://a/b/c/g;x?y"},
-        {"", "http://a/b/c/d;p?q"},
-        {".", "http://a/b/c/"},
-        {"./", "http://a/b/c/"},
-        {"..", "http://a/b/"},
-        {"../", "http://a/b/"},
-        {"../g", "http://a/b/g"},
-        {"../..", "http://a/"},
-        {"../../", "http://a/"},
-        {"../../g", "http://a/g"},
-    });
+    expect_resolutions(rfc_base,
+                       {
+                           {"g:h", std::nullopt},         {"g", "http://a/b/c/g"},
+                           {"./g", "http://a/b/c/g"},     {"g/", "http://a/b/c/g/"},
+                           {"/g", "http://a/g"},          {"//g", "http://g/"},
+                           {"?y", "http://a/b/c/d;p?y"},  {"g?y", "http://a/b/c/g?y"},
+                           {"#s", "http://a/b/c/d;p?q"},  {"g#s", "http://a/b/c/g"},
+                           {"g?y#s", "http://a/b/c/g?y"}, {";x", "http://a/b/c/;x"},
+                           {"g;x", "http://a/b/c/g;x"},   {"g;x?y#s", "http://a/b/c/g;x?y"},
+                           {"", "http://a/b/c/d;p?q"},    {".", "http://a/b/c/"},
+                           {"./", "http://a/b/c/"},       {"..", "http://a/b/"},
+                           {"../", "http://a/b/"},        {"../g", "http://a/b/g"},
+                           {"../..", "http://a/"},        {"../../", "http://a/"},
+                           {"../../g", "http://a/g"},
+                       });
 }
 
 // RFC 3986 5.4.2. Boost.URL 1.81 alone gives "http://a/../g" for the first, second and fourth
@@ -66,69 +56,71 @@ TEST(ResolveUrl, follows_the_rfc_3986_normal_examples) {
 // an http URL without a host, which nobody can fetch, so it is refused.
 TEST(ResolveUrl, follows_the_rfc_3986_abnormal_examples) {
     expect_resolutions(rfc_base, {
-        {"../../../g", "http://a/g"},
-        {"../../../../g", "http://a/g"},
-        {"/./g", "http://a/g"},
-        {"/../g", "http://a/g"},
-        {"g.", "http://a/b/c/g."},
-        {".g", "http://a/b/c/.g"},
-        {"g..", "http://a/b/c/g.."},
-        {"..g", "http://a/b/c/..g"},
-        {"./../g", "http://a/b/g"},
-        {"./g/.", "http://a/b/c/g/"},
-        {"g/./h", "http://a/b/c/g/h"},
-        {"g/../h", "http://a/b/c/h"},
-        {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
-        {"g;x=1/../y", "http://a/b/c/y"},
-        {"g?y/./x", "http://a/b/c/g?y/./x"},
-        {"g?y/../x", "http://a/b/c/g?y/../x"},
-        {"g#s/./x", "http://a/b/c/g"},
-        {"g#s/../x", "http://a/b/c/g"},
-        {"http:g", std::nullopt},
-    });
+                                     {"../../../g", "http://a/g"},
+                                     {"../../../../g", "http://a/g"},
+                                     {"/./g", "http://a/g"},
+                                     {"/../g", "http://a/g"},
+                                     {"g.", "http://a/b/c/g."},
+                                     {".g", "http://a/b/c/.g"},
+                                     {"g..", "http://a/b/c/g.."},
+                                     {"..g", "http://a/b/c/..g"},
+                                     {"./../g", "http://a/b/g"},
+                                     {"./g/.", "http://a/b/c/g/"},
+                                     {"g/./h", "http://a/b/c/g/h"},
+                                     {"g/../h", "http://a/b/c/h"},
+                                     {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+                                     {"g;x=1/../y", "http://a/b/c/y"},
+                                     {"g?y/./x", "http://a/b/c/g?y/./x"},
+                                     {"g?y/../x", "http://a/b/c/g?y/../x"},
+                                     {"g#s/./x", "http://a/b/c/g"},
+                                     {"g#s/../x", "http://a/b/c/g"},
+                                     {"http:g", std::nullopt},
+                                 });
 }
 
 TEST(ResolveUrl, resolves_the_link_shapes_the_origin_serves) {
-    expect_resolutions("http://127.0.0.1:8080/p/3", {
-        {"7", "http://127.0.0.1:8080/p/7"},
-        {"./7", "http://127.0.0.1:8080/p/7"},
-        {"../p/7", "http://127.0.0.1:8080/p/7"},
-        {"/p/7", "http://127.0.0.1:8080/p/7"},
-        {"http://127.0.0.1:8080/p/7#top", "http://127.0.0.1:8080/p/7"},
-        {"http://off.example/p/7", "http://off.example/p/7"},
-        {"#section", "http://127.0.0.1:8080/p/3"},
-    });
+    expect_resolutions("http://127.0.0.1:8080/p/3",
+                       {
+                           {"7", "http://127.0.0.1:8080/p/7"},
+                           {"./7", "http://127.0.0.1:8080/p/7"},
+                           {"../p/7", "http://127.0.0.1:8080/p/7"},
+                           {"/p/7", "http://127.0.0.1:8080/p/7"},
+                           {"http://127.0.0.1:8080/p/7#top", "http://127.0.0.1:8080/p/7"},
+                           {"http://off.example/p/7", "http://off.example/p/7"},
+                           {"#section", "http://127.0.0.1:8080/p/3"},
+                       });
 }
 
 TEST(ResolveUrl, normalises_what_it_resolves) {
-    expect_resolutions("http://a/b/c", {
-        {"HTTP://Example.COM:80/x/../Y/%7euser", "http://example.com/Y/~user"},
-        {"//Other.Example:8080/./z", "http://other.example:8080/z"},
-        {"d/%2e%2E/e", "http://a/b/e"},
-        {"HTTPS://S.Example:443", "https://s.example/"},
-    });
+    expect_resolutions("http://a/b/c",
+                       {
+                           {"HTTP://Example.COM:80/x/../Y/%7euser", "http://example.com/Y/~user"},
+                           {"//Other.Example:8080/./z", "http://other.example:8080/z"},
+                           {"d/%2e%2E/e", "http://a/b/e"},
+                           {"HTTPS://S.Example:443", "https://s.example/"},
+                       });
 }
 
 TEST(ResolveUrl, rejects_non_http_schemes) {
     expect_resolutions("http://a/b/c", {
-        {"mailto:someone@example.com", std::nullopt},
-        {"javascript:void(0)", std::nullopt},
-        {"JavaScript:alert(1)", std::nullopt},
-        {"data:text/html,<p>hi</p>", std::nullopt},
-        {"ftp://a/file", std::nullopt},
-        {"tel:+15551234567", std::nullopt},
-    });
+                                           {"mailto:someone@example.com", std::nullopt},
+                                           {"javascript:void(0)", std::nullopt},
+                                           {"JavaScript:alert(1)", std::nullopt},
+                                           {"data:text/html,<p>hi</p>", std::nullopt},
+                                           {"ftp://a/file", std::nullopt},
+                                           {"tel:+15551234567", std::nullopt},
+                                       });
 }
 
 TEST(ResolveUrl, rejects_unparseable_hrefs) {
     expect_resolutions("http://a/b/c", {
-        {"has space", std::nullopt},
-        {"bad%zzescape", std::nullopt},
-        {"trailing%", std::nullopt},
-        {"http://[::1/", std::nullopt},
-        {"http://a:99999/", std::nullopt},
-        {"http://a:0/", std::nullopt},
-    });
+                                           {"has space", std::nullopt},
+                                           {"bad%zzescape", std::nullopt},
+                                           {"trailing%", std::nullopt},
+                                           {"http://[::1/", std::nullopt},
+                                           {"http://a:99999/", std::nullopt},
+                                           {"http://a:0/", std::nullopt},
+                                       });
 }
 
 TEST(ResolveUrl, rejects_everything_against_a_base_that_is_not_an_absolute_http_url) {
@@ -140,11 +132,11 @@ TEST(ResolveUrl, rejects_everything_against_a_base_that_is_not_an_absolute_http_
 // Boost.URL 1.81's own path normalisation would turn "%2F" into "/", another resource.
 TEST(ResolveUrl, keeps_escaped_reserved_characters_escaped) {
     expect_resolutions("http://a/b/c", {
-        {"x%2fy", "http://a/b/x%2Fy"},
-        {"x%3Ay%40z", "http://a/b/x%3Ay%40z"},
-        {"q?a=1%26b%3D2", "http://a/b/q?a=1%26b%3D2"},
-        {"literal%2525", "http://a/b/literal%2525"},
-    });
+                                           {"x%2fy", "http://a/b/x%2Fy"},
+                                           {"x%3Ay%40z", "http://a/b/x%3Ay%40z"},
+                                           {"q?a=1%26b%3D2", "http://a/b/q?a=1%26b%3D2"},
+                                           {"literal%2525", "http://a/b/literal%2525"},
+                                       });
 }
 
 TEST(NormalizeUrl, lowercases_scheme_and_host_but_not_path_or_query) {
@@ -250,6 +242,25 @@ TEST(AbsoluteUrl, joins_authority_and_path_and_normalises) {
     EXPECT_EQ(absolute_url("Example.COM:80", "/a/./b/../c?q"), "http://example.com/a/c?q");
     EXPECT_EQ(absolute_url("127.0.0.1:8080", "p/7"), "http://127.0.0.1:8080/p/7");
     EXPECT_THROW(absolute_url("a b", "/"), std::invalid_argument);
+}
+
+TEST(NormalizePath, gives_a_path_as_a_crawler_would_fetch_it) {
+    EXPECT_EQ(normalize_path("/"), "/");
+    EXPECT_EQ(normalize_path("/p/3"), "/p/3");
+    EXPECT_EQ(normalize_path("/p/../p/3"), "/p/3");
+    EXPECT_EQ(normalize_path("/p/3#fragment"), "/p/3");
+    EXPECT_EQ(normalize_path("/p/%33"), "/p/3");
+    EXPECT_EQ(normalize_path("/../p/3?x=%7e"), "/p/3?x=~");
+    EXPECT_EQ(normalize_path("/a%2Fb"), "/a%2Fb") << "a reserved escape is another resource";
+}
+
+TEST(NormalizePath, refuses_what_is_not_an_absolute_path) {
+    EXPECT_EQ(normalize_path(""), std::nullopt);
+    EXPECT_EQ(normalize_path("p/3"), std::nullopt);
+    EXPECT_EQ(normalize_path("//other/p/1"), std::nullopt)
+        << "a network-path reference names another host";
+    EXPECT_EQ(normalize_path("http://127.0.0.1:1/p/1"), std::nullopt);
+    EXPECT_EQ(normalize_path("/p 3"), std::nullopt);
 }
 
 TEST(UrlResolver, resolves_like_resolve_url_with_one_parse_of_the_base) {

@@ -74,7 +74,8 @@ bool mentions(const Verdict& v, const std::string& text) {
 }  // namespace
 
 TEST(Verify, accepts_a_correct_download_with_faults) {
-    Site site = make_site("reset=0.05,stall=0.05,status=0.05,notfound=0.05,truncate=0.05,malformed=0.05,slow=0.05");
+    Site site = make_site(
+        "reset=0.05,stall=0.05,status=0.05,notfound=0.05,truncate=0.05,malformed=0.05,slow=0.05");
     Verdict v = check(site, Scenario::download, correct_download(site, 2));
     EXPECT_TRUE(v.verified) << (v.mismatches.empty() ? "" : v.mismatches[0]);
     EXPECT_EQ(v.mismatch_count, 0u);
@@ -156,7 +157,8 @@ TEST(Verify, names_a_budgeted_crawl_that_fetched_an_undiscovered_page) {
     // Swap the last URL for a page nobody in the fetched set links to.
     std::set<std::string> linked;
     for (const Record& r : records)
-        for (const std::string& l : site.page_links(*site.page_of(r.url.substr(("http://" + authority).size()))))
+        for (const std::string& l :
+             site.page_links(*site.page_of(r.url.substr(("http://" + authority).size()))))
             linked.insert(l);
     for (int id = 0; id < 200; ++id) {
         std::string path = "/p/" + std::to_string(id);

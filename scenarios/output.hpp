@@ -1,0 +1,21 @@
+// The files a run writes besides its records: --out, where one result line is appended.
+// Checked before anything starts, so a typo costs a second, not a whole run; and checked again
+// when written, so a full disk is a named failure, never a silent loss.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rosetta {
+
+// Opens path for appending, creating it if missing (never truncating), and closes it again.
+// nullopt when it can be written; else "OPTION PATH: reason" (a directory, a missing folder,
+// no permission, /proc). A full device such as /dev/full passes: only a write finds that out.
+std::optional<std::string> check_appendable(std::string_view option, const std::string& path);
+
+// Appends text in one write and checks that all of it landed: nullopt, or "OPTION PATH: reason".
+std::optional<std::string> append_to(std::string_view option, const std::string& path,
+                                     std::string_view text);
+
+}  // namespace rosetta
