@@ -34,18 +34,14 @@ void Exchange::start_again() {
     connected_ns_ = first_byte_ns_ = 0;
 }
 
-std::int64_t Exchange::time_left_ns() const {
-    return deadline_ns_ - monotonic_ns();
-}
+std::int64_t Exchange::time_left_ns() const { return deadline_ns_ - monotonic_ns(); }
 
 int Exchange::time_left_ms() const {
     std::int64_t left = time_left_ns();
     return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
 }
 
-void Exchange::connected() {
-    connected_ns_ = monotonic_ns();
-}
+void Exchange::connected() { connected_ns_ = monotonic_ns(); }
 
 bool Exchange::on_bytes(std::string_view bytes) {
     if (received_ == 0 && !bytes.empty()) first_byte_ns_ = monotonic_ns();
@@ -53,9 +49,7 @@ bool Exchange::on_bytes(std::string_view bytes) {
     return parser_.feed(bytes) != ResponseParser::State::need_more;
 }
 
-void Exchange::on_eof() {
-    parser_.feed_eof();
-}
+void Exchange::on_eof() { parser_.feed_eof(); }
 
 bool Exchange::send_again(IoFailure failure) {
     const bool transport = failure.step == Step::send || failure.step == Step::recv;
@@ -119,8 +113,7 @@ Record Exchange::end(IoFailure failure) {
         }
         case ResponseParser::State::failed:
             return make_record(parser_.failure(), parser_.status(), parser_.error());
-        case ResponseParser::State::need_more:
-            break;
+        case ResponseParser::State::need_more: break;
     }
     return make_record(Outcome::truncated, parser_.status(), "response incomplete");
 }

@@ -285,32 +285,16 @@ ResponseParser::~ResponseParser() = default;
 ResponseParser::ResponseParser(ResponseParser&&) noexcept = default;
 ResponseParser& ResponseParser::operator=(ResponseParser&&) noexcept = default;
 
-ResponseParser::State ResponseParser::feed(std::string_view bytes) {
-    return impl_->feed(bytes);
-}
-ResponseParser::State ResponseParser::feed_eof() {
-    return impl_->feed_eof();
-}
-ResponseParser::State ResponseParser::state() const {
-    return impl_->state_;
-}
-int ResponseParser::status() const {
-    return impl_->status_;
-}
+ResponseParser::State ResponseParser::feed(std::string_view bytes) { return impl_->feed(bytes); }
+ResponseParser::State ResponseParser::feed_eof() { return impl_->feed_eof(); }
+ResponseParser::State ResponseParser::state() const { return impl_->state_; }
+int ResponseParser::status() const { return impl_->status_; }
 bool ResponseParser::keep_alive() const {
     return impl_->state_ == State::done && impl_->keep_alive_;
 }
-std::uint64_t ResponseParser::body_bytes() const {
-    return impl_->body_bytes_;
-}
-Outcome ResponseParser::failure() const {
-    return impl_->failure_;
-}
-const std::string& ResponseParser::error() const {
-    return impl_->error_;
-}
-std::size_t ResponseParser::extra_bytes() const {
-    return impl_->extra_bytes_;
-}
+std::uint64_t ResponseParser::body_bytes() const { return impl_->body_bytes_; }
+Outcome ResponseParser::failure() const { return impl_->failure_; }
+const std::string& ResponseParser::error() const { return impl_->error_; }
+std::size_t ResponseParser::extra_bytes() const { return impl_->extra_bytes_; }
 
 }  // namespace rosetta

@@ -22,8 +22,6 @@ std::vector<std::string> ModelRun::download_urls() const {
     return urls;
 }
 
-std::string ModelRun::start_url() const {
-    return url_of(spec_.start);
-}
+std::string ModelRun::start_url() const { return url_of(spec_.start); }
 
 }  // namespace rosetta

@@ -104,8 +104,7 @@ std::string describe_error(const char* operation, int err) {
             text += fmt::format(" (ephemeral ports {})",
                                 read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
             break;
-        default:
-            break;
+        default: break;
     }
     return text;
 }

@@ -15,20 +15,13 @@ inline constexpr std::array<Outcome, 7> all_outcomes = {
 
 constexpr std::string_view to_string(Outcome outcome) {
     switch (outcome) {
-        case Outcome::ok:
-            return "ok";
-        case Outcome::http_error:
-            return "http_error";
-        case Outcome::timeout:
-            return "timeout";
-        case Outcome::reset:
-            return "reset";
-        case Outcome::truncated:
-            return "truncated";
-        case Outcome::malformed:
-            return "malformed";
-        case Outcome::connect_error:
-            return "connect_error";
+        case Outcome::ok: return "ok";
+        case Outcome::http_error: return "http_error";
+        case Outcome::timeout: return "timeout";
+        case Outcome::reset: return "reset";
+        case Outcome::truncated: return "truncated";
+        case Outcome::malformed: return "malformed";
+        case Outcome::connect_error: return "connect_error";
     }
     return "?";
 }
@@ -42,12 +35,9 @@ constexpr std::optional<Outcome> outcome_from_string(std::string_view name) {
 // Retryable: 5xx, timeout, reset, truncated, malformed, connect_error. A 4xx is final.
 constexpr bool is_retryable(Outcome outcome, int status) {
     switch (outcome) {
-        case Outcome::ok:
-            return false;
-        case Outcome::http_error:
-            return status >= 500;
-        default:
-            return true;
+        case Outcome::ok: return false;
+        case Outcome::http_error: return status >= 500;
+        default: return true;
     }
 }
 

@@ -34,21 +34,11 @@ void append_escaped(std::string& out, std::string_view text) {
     out += '"';
     for (char c : text) {
         switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     fmt::format_to(std::back_inserter(out), "\\u{:04x}",
@@ -197,9 +187,7 @@ Recorder::Recorder(const std::string& path) : path_(path), owner_(::getpid()) {
     buffer_.reserve(std::size_t{64} * 1024);
 }
 
-Recorder::~Recorder() {
-    close();
-}
+Recorder::~Recorder() { close(); }
 
 void Recorder::record(const Record& attempt, bool final) {
     std::string line;

@@ -16,22 +16,14 @@ namespace rosetta {
 
 std::string_view to_string(Fault fault) {
     switch (fault) {
-        case Fault::none:
-            return "none";
-        case Fault::reset:
-            return "reset";
-        case Fault::stall:
-            return "stall";
-        case Fault::status:
-            return "status";
-        case Fault::notfound:
-            return "notfound";
-        case Fault::truncate:
-            return "truncate";
-        case Fault::malformed:
-            return "malformed";
-        case Fault::slow:
-            return "slow";
+        case Fault::none: return "none";
+        case Fault::reset: return "reset";
+        case Fault::stall: return "stall";
+        case Fault::status: return "status";
+        case Fault::notfound: return "notfound";
+        case Fault::truncate: return "truncate";
+        case Fault::malformed: return "malformed";
+        case Fault::slow: return "slow";
     }
     return "?";
 }
@@ -60,9 +52,7 @@ std::uint64_t finalize(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-std::uint64_t mix(std::uint64_t x) {
-    return finalize(x + golden_gamma);
-}
+std::uint64_t mix(std::uint64_t x) { return finalize(x + golden_gamma); }
 
 class Rng {
 public:
@@ -85,9 +75,7 @@ std::uint64_t stream_seed(std::uint64_t seed, Stream stream, std::uint64_t index
     return mix(mix(seed ^ (static_cast<std::uint64_t>(stream) << 56)) + index);
 }
 
-double unit_interval(std::uint64_t bits) {
-    return static_cast<double>(bits >> 11) * 0x1.0p-53;
-}
+double unit_interval(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
 enum class Shape {
     relative,         // 7
@@ -149,18 +137,10 @@ void append_link(std::string& out, const SiteParams& params, PlannedLink link, i
     std::string target = std::to_string(link.target);
     out += "<li>";
     switch (link.shape) {
-        case Shape::relative:
-            out += "<a href=\"" + target + "\">";
-            break;
-        case Shape::dot_relative:
-            out += "<a href=\"./" + target + "\">";
-            break;
-        case Shape::parent_relative:
-            out += "<a href=\"../p/" + target + "\">";
-            break;
-        case Shape::root_relative:
-            out += "<a href=\"/p/" + target + "\">";
-            break;
+        case Shape::relative: out += "<a href=\"" + target + "\">"; break;
+        case Shape::dot_relative: out += "<a href=\"./" + target + "\">"; break;
+        case Shape::parent_relative: out += "<a href=\"../p/" + target + "\">"; break;
+        case Shape::root_relative: out += "<a href=\"/p/" + target + "\">"; break;
         case Shape::absolute:
             out += "<a href=\"http://" + params.authority + "/p/" + target + "\">";
             break;
@@ -174,15 +154,9 @@ void append_link(std::string& out, const SiteParams& params, PlannedLink link, i
             append_int(out, target[0]);
             out += ";" + target.substr(1) + "\">";
             break;
-        case Shape::entity_hex:
-            out += "<a href=\"&#x2F;p&#x2F;" + target + "\">";
-            break;
-        case Shape::unquoted_upper:
-            out += "<A HREF=" + target + ">";
-            break;
-        case Shape::single_quoted:
-            out += "<a class='nav' href='./" + target + "'>";
-            break;
+        case Shape::entity_hex: out += "<a href=\"&#x2F;p&#x2F;" + target + "\">"; break;
+        case Shape::unquoted_upper: out += "<A HREF=" + target + ">"; break;
+        case Shape::single_quoted: out += "<a class='nav' href='./" + target + "'>"; break;
     }
     out += "page " + target;
     out += link.shape == Shape::unquoted_upper ? "</A></li>\n" : "</a></li>\n";
@@ -311,9 +285,7 @@ std::string Site::page_html(int id) const {
     return out;
 }
 
-std::uint64_t Site::page_checksum(int id) const {
-    return Checksum::of(page_html(id));
-}
+std::uint64_t Site::page_checksum(int id) const { return Checksum::of(page_html(id)); }
 
 std::vector<std::string> Site::page_links(int id) const {
     PagePlan plan = plan_page(params_, id);
@@ -348,24 +320,12 @@ ExpectedUrl Site::expected_attempts(std::string_view path, int retries) const {
             case Fault::slow:
                 if (!page) a = {Outcome::http_error, 404};
                 break;
-            case Fault::reset:
-                a = {Outcome::reset, 0};
-                break;
-            case Fault::stall:
-                a = {Outcome::timeout, 0};
-                break;
-            case Fault::status:
-                a = {Outcome::http_error, 503};
-                break;
-            case Fault::notfound:
-                a = {Outcome::http_error, 404};
-                break;
-            case Fault::truncate:
-                a = {Outcome::truncated, 0};
-                break;
-            case Fault::malformed:
-                a = {Outcome::malformed, 0};
-                break;
+            case Fault::reset: a = {Outcome::reset, 0}; break;
+            case Fault::stall: a = {Outcome::timeout, 0}; break;
+            case Fault::status: a = {Outcome::http_error, 503}; break;
+            case Fault::notfound: a = {Outcome::http_error, 404}; break;
+            case Fault::truncate: a = {Outcome::truncated, 0}; break;
+            case Fault::malformed: a = {Outcome::malformed, 0}; break;
         }
         result.attempts.push_back(a);
         if (!is_retryable(a.outcome, a.status)) break;

@@ -104,9 +104,7 @@ FaultRates parse_faults(std::string_view text) {
     return rates;
 }
 
-int min_page_bytes(int links) {
-    return 1024 + 128 * links;
-}
+int min_page_bytes(int links) { return 1024 + 128 * links; }
 
 void add_site_options(CLI::App& app, Spec& spec) {
     app.add_option("--pages", spec.pages,

@@ -20,9 +20,7 @@ int hex_value(char c) {
     return -1;
 }
 
-char upper_hex(char c) {
-    return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c;
-}
+char upper_hex(char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 // RFC 3986 2.3: the only octets whose escape may be decoded without changing the URL.
 bool is_unreserved(int octet) {

@@ -36,8 +36,6 @@ private:
 };
 
 // A port nobody listens on: bound, never listened on, released. Connecting to it is refused.
-inline std::uint16_t closed_port() {
-    return LoopbackPort(LoopbackPort::Mode::bound).port();
-}
+inline std::uint16_t closed_port() { return LoopbackPort(LoopbackPort::Mode::bound).port(); }
 
 }  // namespace rosetta::test

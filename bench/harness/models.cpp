@@ -7,9 +7,7 @@
 
 namespace rosetta {
 
-std::span<const ModelInfo> all_models() {
-    return model_list;
-}
+std::span<const ModelInfo> all_models() { return model_list; }
 
 const ModelInfo* find_model(std::string_view id) {
     for (const ModelInfo& m : all_models())

@@ -28,9 +28,7 @@ namespace rosetta {
 namespace {
 
 volatile std::sig_atomic_t stop_signal = 0;
-extern "C" void on_stop_signal(int signal) {
-    stop_signal = signal;
-}
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
 
 // SIGINT, SIGTERM and SIGHUP (the terminal closed) end a run early but cleanly: the model is
 // stopped and reaped, its records counted, the origin stopped. Restored when the run ends.

@@ -333,14 +333,9 @@ void EventLoop::complete(Connection& c) {
     c.reply.drop_generated_body();
     c.state = Connection::State::reading;
     switch (c.reply.after()) {
-        case After::keep_alive:
-            break;
-        case After::close:
-            close_gracefully(c);
-            break;
-        case After::reset:
-            close_with_reset(c);
-            break;
+        case After::keep_alive: break;
+        case After::close: close_gracefully(c); break;
+        case After::reset: close_with_reset(c); break;
     }
 }
 

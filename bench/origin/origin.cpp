@@ -92,13 +92,9 @@ OriginServer::OriginServer(const Spec& spec) {
         loops_.push_back(std::make_unique<origin::EventLoop>(*state_, std::move(listener)));
 }
 
-OriginServer::~OriginServer() {
-    stop();
-}
+OriginServer::~OriginServer() { stop(); }
 
-std::string OriginServer::authority() const {
-    return "127.0.0.1:" + std::to_string(port_);
-}
+std::string OriginServer::authority() const { return "127.0.0.1:" + std::to_string(port_); }
 
 void OriginServer::start() {
     std::lock_guard lock(lifecycle_mutex_);
@@ -126,9 +122,7 @@ void OriginServer::stop() {
     loops_.clear();  // closes every connection, listener, epoll set and eventfd
 }
 
-nlohmann::json OriginServer::stats() const {
-    return state_->stats();
-}
+nlohmann::json OriginServer::stats() const { return state_->stats(); }
 
 int run_origin_command(const Spec& spec) {
     // Blocked before any thread exists, so every loop inherits the mask and SIGINT/SIGTERM

@@ -56,12 +56,8 @@ void Reply::decide(const OriginState& state, const Ask& ask) {
             head_ = owned_head_;
             body_ = owned_body_;
             break;
-        case Ask::Kind::bad_request:
-            small(400, "Bad Request", "bad request\n");
-            break;
-        case Ask::Kind::not_allowed:
-            small(405, "Method Not Allowed", "only GET and HEAD\n");
-            break;
+        case Ask::Kind::bad_request: small(400, "Bad Request", "bad request\n"); break;
+        case Ask::Kind::not_allowed: small(405, "Method Not Allowed", "only GET and HEAD\n"); break;
         case Ask::Kind::page:
             if (ask.fault == Fault::malformed) {
                 head_ = malformed_head;

@@ -40,16 +40,11 @@ enum class End { complete, eof, reset, timeout, malformed };
 
 inline std::string_view to_string(End end) {
     switch (end) {
-        case End::complete:
-            return "complete";
-        case End::eof:
-            return "eof";
-        case End::reset:
-            return "reset";
-        case End::timeout:
-            return "timeout";
-        case End::malformed:
-            return "malformed";
+        case End::complete: return "complete";
+        case End::eof: return "eof";
+        case End::reset: return "reset";
+        case End::timeout: return "timeout";
+        case End::malformed: return "malformed";
     }
     return "?";
 }

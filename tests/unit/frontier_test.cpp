@@ -10,9 +10,7 @@ using namespace rosetta;
 namespace {
 
 const std::string authority = "127.0.0.1:4242";
-std::string at(const std::string& path) {
-    return "http://" + authority + path;
-}
+std::string at(const std::string& path) { return "http://" + authority + path; }
 
 }  // namespace
 

@@ -53,9 +53,7 @@ Parsed parse_pieces(const std::vector<std::string_view>& pieces, bool eof) {
     return parsed;
 }
 
-Parsed parse_whole(std::string_view bytes, bool eof = false) {
-    return parse_pieces({bytes}, eof);
-}
+Parsed parse_whole(std::string_view bytes, bool eof = false) { return parse_pieces({bytes}, eof); }
 
 Parsed parse_split(std::string_view bytes, std::size_t at, bool eof = false) {
     return parse_pieces({bytes.substr(0, at), bytes.substr(at)}, eof);

@@ -208,25 +208,26 @@ TEST(Spec, written_back_as_arguments_parses_to_the_same_spec) {
     }
 }
 
-TEST(Spec, written_back_as_arguments_names_every_option_the_executables_accept) {
-    // A new option that spec_args forgets would silently take its default in the model.
-    CLI::App app{"test", "rosetta-test"};
-    Spec spec;
-    add_spec_options(app, spec);
-    std::vector<std::string> written = spec_args(unusual_spec());
-    std::set<std::string> names(written.begin(), written.end());
+namespace {
+// Every long option app accepts (but --help) appears in args, or the test fails naming it.
+void expect_every_option_in(const CLI::App& app, const std::vector<std::string>& args) {
+    std::set<std::string> written(args.begin(), args.end());
     for (const CLI::Option* option : app.get_options()) {
         if (option->get_name() == "--help") continue;
         for (const std::string& name : option->get_lnames())
-            EXPECT_TRUE(names.count("--" + name)) << "spec_args does not write --" << name;
+            EXPECT_TRUE(written.count("--" + name)) << "--" << name << " is not written back";
     }
+}
+}  // namespace
+
+TEST(Spec, written_back_as_arguments_names_every_option_the_executables_accept) {
+    // A new option that spec_args forgets would silently take its default in the model, one
+    // that site_args forgets in the origin.
+    Spec spec;
+    CLI::App model{"test", "rosetta-test"};
+    add_spec_options(model, spec);
+    expect_every_option_in(model, spec_args(unusual_spec()));
     CLI::App origin{"test", "rosetta-origin-test"};
     add_site_options(origin, spec);
-    std::vector<std::string> site = site_args(unusual_spec());
-    std::set<std::string> site_names(site.begin(), site.end());
-    for (const CLI::Option* option : origin.get_options()) {
-        if (option->get_name() == "--help") continue;
-        for (const std::string& name : option->get_lnames())
-            EXPECT_TRUE(site_names.count("--" + name)) << "site_args does not write --" << name;
-    }
+    expect_every_option_in(origin, site_args(unusual_spec()));
 }
