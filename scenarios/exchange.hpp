@@ -4,11 +4,12 @@
 // drives one Exchange per attempt; only how it waits for the socket differs, and that is the
 // model's whole lesson.
 //
-//     Exchange exchange(run, url, attempt, TaskId::this_thread());   // the clock starts
-//     connect before exchange.deadline_ns();  exchange.connected();  // (a new connection only)
-//     send(exchange.request());
-//     while (!exchange.on_bytes(read_some())) {}                     // or on_eof()
-//     Record r = exchange.end();                 // or end({Step::recv, errno}) when it failed
+//     Exchange exchange(run, url, attempt, TaskId::this_thread());  // the clock starts
+//     connect, waiting at most exchange.time_left_ms(); exchange.connected();  // if new
+//     send(exchange.request());                           // IoFailure{Step::send, errno}?
+//     while (!exchange.on_bytes(read_some())) {}          // on_eof() when the peer closes
+//     if (exchange.send_again(failure)) { new connection, send again }  // stale keep-alive
+//     Record r = exchange.end(failure);                   // failure empty when all went well
 #pragma once
 
 #include <memory>
