@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
 
     CLI::App* models = app.add_subcommand("models", "List the model ids");
+    bool built_only = false;
+    models->add_flag("--built", built_only,
+                     "Only the ids of the models built, one a line (for scripts)");
 
     // Spec validation applies to whichever subcommand carries a spec; parse first, then check,
     // and the files a run writes are checked before anything starts.
@@ -83,8 +86,12 @@ int main(int argc, char** argv) {
     if (*models) {
         for (const ModelInfo& m : all_models()) {
             bool built = ::access(model_executable(m.id).c_str(), X_OK) == 0;
-            std::cout << fmt::format("{:<22} {}{}\n", m.id, m.summary,
-                                     built ? "" : " (not built yet)");
+            if (built_only) {
+                if (built) std::cout << m.id << "\n";
+            } else {
+                std::cout << fmt::format("{:<22} {}{}\n", m.id, m.summary,
+                                         built ? "" : " (not built yet)");
+            }
         }
         return 0;
     }

@@ -106,6 +106,10 @@ TEST(Harness, answers_help_and_lists_the_models) {
     test::Ran ran = run_binary("rosetta", {"models"}, 10);
     EXPECT_EQ(ran.exit_code, 0);
     ASSERT_EQ(count_lines(ran.out), static_cast<int>(std::size(model_list)));
+    std::string built;
+    for (const ModelInfo& model : model_list)
+        if (model.built) built += std::string(model.id) + "\n";
+    EXPECT_EQ(run_binary("rosetta", {"models", "--built"}, 10).out, built);
     for (const ModelInfo& model : model_list) {
         EXPECT_NE(ran.out.find(std::string(model.id) + " "), std::string::npos) << model.id;
         EXPECT_NE(ran.out.find(std::string(model.summary)), std::string::npos) << model.id;
