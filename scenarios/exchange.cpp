@@ -86,6 +86,8 @@ Record Exchange::end(IoFailure failure) {
             case Step::socket:
             case Step::connect: {
                 const char* step = failure.step == Step::socket ? "socket" : "connect";
+                if (!deadline && is_client_limit(failure.error))
+                    throw LimitReached(describe_error(step, failure.error));
                 return make_record(
                     Outcome::connect_error, 0,
                     deadline ? fmt::format("{}: no answer within {} ms", step, timeout_ms_)

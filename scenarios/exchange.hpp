@@ -78,8 +78,10 @@ public:
     // Ends the attempt. Failure empty: as the parser saw the response, ok (status < 400),
     // http_error, malformed or truncated (also when it ended early). Failure set: the outcome
     // its step names, worded the same in every model:
-    //   socket, connect -> connect_error ("socket: EMFILE (RLIMIT_NOFILE 20000)",
-    //                      "connect: ECONNREFUSED", "connect: no answer within T ms")
+    //   socket, connect -> connect_error ("connect: ECONNREFUSED", "connect: no answer within
+    //                      T ms"); but a limit of the client (EMFILE, EAGAIN, EADDRNOTAVAIL...,
+    //                      is_client_limit) throws LimitReached: the run stops, naming it
+    //                      ("socket: EMFILE (RLIMIT_NOFILE 20000)")
     //   send, recv      -> timeout ("no complete response within T ms") when the deadline
     //                      passed, else reset ("recv: ECONNRESET")
     Record end(IoFailure failure = {});

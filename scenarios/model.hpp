@@ -31,6 +31,9 @@ public:
     // policy whether the URL gets another attempt, and records the attempt as final or not
     // accordingly.
     Next record(const Record& attempt) const;
+    // Records the attempt as its URL's last whatever the policy would say: the model stopped
+    // trying (process-per-task kills a child that outlived its whole attempt budget).
+    void give_up(const Record& attempt) const { sink_.record(attempt, true); }
 
     // The same run with its attempts going to another sink: process-per-task's child, whose
     // attempts travel to the parent over a pipe.

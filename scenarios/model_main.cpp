@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "scenarios/census.hpp"
 #include "scenarios/model.hpp"
 #include "scenarios/output.hpp"
 
@@ -54,9 +55,17 @@ int main(int argc, char** argv) {
     try {
         Endpoint origin = resolve_endpoint(spec.origin);
         ModelRun run(spec, origin, *recorder);
+        // Whatever the model starts, it must join, reap and close before it returns.
+        const Census before = Census::of_this_process();
         std::int64_t t0 = monotonic_ns();
-        failure = spec.scenario == Scenario::download ? download(run) : crawl(run);
+        try {
+            failure = spec.scenario == Scenario::download ? download(run) : crawl(run);
+        } catch (const std::exception& e) {  // LimitReached, from a model that lets it rise
+            failure = e.what();
+        }
         wall_s = static_cast<double>(monotonic_ns() - t0) / 1e9;
+        if (std::string leak = Census::of_this_process().left_behind_since(before); !leak.empty())
+            failure = failure ? *failure + "; " + leak : leak;
     } catch (const std::exception& e) {
         failure = e.what();
     }

@@ -7,10 +7,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #include "scenarios/spec.hpp"
 
@@ -67,12 +70,85 @@ std::string errno_name(int err) {
 }
 
 namespace {
+
 std::string read_first_line(const char* path) {
     std::ifstream in(path);
     std::string line;
     std::getline(in, line);
     return line;
 }
+
+long read_number(const char* path) {
+    try {
+        return std::stol(read_first_line(path));
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
+// Lines of a file, e.g. the mappings in /proc/self/maps.
+long count_lines(const char* path) {
+    std::ifstream in(path);
+    long n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+}
+
+// The "VmSize:" of /proc/self/status in KiB.
+long address_space_kib() {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with("VmSize:")) return std::stol(line.substr(7));
+    return -1;
+}
+
+// A limit the failed call may have hit: its name and value, how much is in use, and how that
+// reads to a person.
+struct Gauge {
+    double used_fraction;
+    std::string text;
+};
+
+// fork()/clone() say EAGAIN and mmap() ENOMEM for several limits at once. Names the one this
+// process is nearest to, with the figures, e.g. "vm.max_map_count 65530: 65519 mappings here";
+// all of them when none is near.
+std::string nearest_limit() {
+    std::vector<Gauge> gauges;
+    // /proc/loadavg's fourth field is "running/total": every thread of every process.
+    std::string loadavg = read_first_line("/proc/loadavg");
+    long tasks = -1;
+    if (auto slash = loadavg.find('/'); slash != std::string::npos)
+        tasks = std::atol(loadavg.c_str() + slash + 1);
+    for (const char* name : {"pid_max", "threads-max"}) {
+        long limit = read_number(fmt::format("/proc/sys/kernel/{}", name).c_str());
+        if (limit > 0 && tasks >= 0)
+            gauges.push_back({static_cast<double>(tasks) / static_cast<double>(limit),
+                              fmt::format("{} {}: {} threads on the system", name, limit, tasks)});
+    }
+    long maps = read_number("/proc/sys/vm/max_map_count");
+    if (maps > 0) {
+        long used = count_lines("/proc/self/maps");
+        gauges.push_back({static_cast<double>(used) / static_cast<double>(maps),
+                          fmt::format("vm.max_map_count {}: {} mappings here", maps, used)});
+    }
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        long used = address_space_kib();
+        gauges.push_back({static_cast<double>(used) * 1024 / static_cast<double>(limit.rlim_cur),
+                          fmt::format("RLIMIT_AS {} MiB: {} MiB mapped here", limit.rlim_cur >> 20,
+                                      used >> 10)});
+    }
+    if (getrlimit(RLIMIT_NPROC, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && ::geteuid() != 0)
+        gauges.push_back({0.5, fmt::format("RLIMIT_NPROC {}", limit.rlim_cur)});
+    std::sort(gauges.begin(), gauges.end(),
+              [](const Gauge& a, const Gauge& b) { return a.used_fraction > b.used_fraction; });
+    if (gauges.empty()) return "no limit in sight";
+    if (gauges.front().used_fraction > 0.9) return gauges.front().text;
+    std::string all;
+    for (const Gauge& g : gauges) all += (all.empty() ? "" : "; ") + g.text;
+    return all;
+}
+
 }  // namespace
 
 std::string describe_error(const char* operation, int err) {
@@ -87,19 +163,7 @@ std::string describe_error(const char* operation, int err) {
             text += fmt::format(" (fs.file-max {})", read_first_line("/proc/sys/fs/file-max"));
             break;
         case EAGAIN:
-            // fork/clone's EAGAIN: processes and threads both count against these.
-            if (getrlimit(RLIMIT_NPROC, &limit) == 0)
-                text +=
-                    fmt::format(" (RLIMIT_NPROC {} / pid_max {} / threads-max {})",
-                                limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
-                                                                : std::to_string(limit.rlim_cur),
-                                read_first_line("/proc/sys/kernel/pid_max"),
-                                read_first_line("/proc/sys/kernel/threads-max"));
-            break;
-        case ENOMEM:
-            text += fmt::format(" (vm.max_map_count {})",
-                                read_first_line("/proc/sys/vm/max_map_count"));
-            break;
+        case ENOMEM: text += fmt::format(" ({})", nearest_limit()); break;
         case EADDRNOTAVAIL:
             text += fmt::format(" (ephemeral ports {})",
                                 read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
@@ -107,6 +171,11 @@ std::string describe_error(const char* operation, int err) {
         default: break;
     }
     return text;
+}
+
+bool is_client_limit(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EAGAIN ||
+           err == EADDRNOTAVAIL;
 }
 
 long raise_fd_limit() {

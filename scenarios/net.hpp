@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -60,8 +61,24 @@ int connect_result(int fd);
 // "ECONNREFUSED", "EMFILE", ... (glibc's strerrorname_np, with a fallback).
 std::string errno_name(int err);
 // "socket: EMFILE (RLIMIT_NOFILE 20000)": the operation, the errno name and, for errors that
-// mean a limit was hit, the limit in force, read from the system at the time.
+// mean a limit was hit, the limit in force, read from the system at the time. EAGAIN and
+// ENOMEM (fork, thread creation, mmap) have several possible limits: the one this process is
+// nearest to is named with the figures ("thread: EAGAIN (vm.max_map_count 65530: 65519
+// mappings here)"), or all of them when none is near.
 std::string describe_error(const char* operation, int err);
+
+// The OS refused the run something it needs: a descriptor (EMFILE, ENFILE), a thread or a
+// process (EAGAIN), memory (ENOMEM), a local port (EADDRNOTAVAIL). Not the outcome of one URL
+// but the limit of the whole run: a model that catches it starts nothing more, joins and reaps
+// what it started, and reports what() — describe_error's words — as the run's failure.
+class LimitReached : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Errors that mean the client, not the server, ran out: socket() or connect() failing with
+// them raise LimitReached instead of becoming an outcome.
+bool is_client_limit(int err);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 long raise_fd_limit();

@@ -32,11 +32,12 @@ inline std::vector<std::string> built_models() {
 }
 inline const std::vector<std::string> models_under_test = built_models();
 
-inline bool one_at_a_time(const std::string& id) {
+inline const ModelInfo& model_info(const std::string& id) {
     for (const ModelInfo& model : model_list)
-        if (model.id == id) return model.one_at_a_time;
-    return false;
+        if (model.id == id) return model;
+    throw std::invalid_argument("no model " + id);
 }
+inline bool one_at_a_time(const std::string& id) { return model_info(id).one_at_a_time; }
 
 inline std::string test_name_of(const ::testing::TestParamInfo<std::string>& info) {
     std::string name = info.param;
@@ -58,10 +59,12 @@ struct Ran {
     }
 };
 
-inline Ran run_binary(const std::string& name, const std::vector<std::string>& args,
-                      int deadline_s = 120) {
+// Runs path with args, output captured, stopped (and a failure added) after deadline_s.
+inline Ran run_program(const std::string& path, const std::vector<std::string>& args,
+                       int deadline_s = 120) {
+    const std::string& name = path;
     Ran ran;
-    Child child(bin_dir + "/" + name, args, true);
+    Child child(path, args, true);
     std::int64_t start = monotonic_ns(),
                  deadline = start + std::int64_t{deadline_s} * 1'000'000'000;
     bool out_open = true, err_open = true;
@@ -85,6 +88,12 @@ inline Ran run_binary(const std::string& name, const std::vector<std::string>& a
     int status = child.wait_status();
     if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
     return ran;
+}
+
+// One of the build's executables (rosetta, rosetta-<id>).
+inline Ran run_binary(const std::string& name, const std::vector<std::string>& args,
+                      int deadline_s = 120) {
+    return run_program(bin_dir + "/" + name, args, deadline_s);
 }
 
 }  // namespace rosetta::test

@@ -115,7 +115,6 @@ TEST(Exchange, names_every_failed_step_with_one_outcome_and_one_wording) {
         std::string error;
     };
     const std::vector<Case> cases = {
-        {{Step::socket, EMFILE}, Outcome::connect_error, "socket: EMFILE (RLIMIT_NOFILE "},
         {{Step::connect, ECONNREFUSED}, Outcome::connect_error, "connect: ECONNREFUSED"},
         {{Step::connect, deadline_passed},
          Outcome::connect_error,
@@ -134,6 +133,23 @@ TEST(Exchange, names_every_failed_step_with_one_outcome_and_one_wording) {
         EXPECT_EQ(r.outcome, c.outcome) << c.error;
         EXPECT_TRUE(r.error.starts_with(c.error)) << r.error;
         EXPECT_EQ(r.attempt, 2);
+    }
+}
+
+TEST(Exchange, stops_the_run_when_the_client_runs_out_rather_than_blaming_the_url) {
+    Fixture f;
+    for (IoFailure limit : {IoFailure{Step::socket, EMFILE}, IoFailure{Step::socket, ENFILE},
+                            IoFailure{Step::connect, EADDRNOTAVAIL}}) {
+        Exchange exchange(f.run(), url, 1, who);
+        EXPECT_THROW(exchange.end(limit), LimitReached);
+    }
+    Exchange exchange(f.run(), url, 1, who);
+    try {
+        exchange.end({Step::socket, EMFILE});
+        FAIL() << "no LimitReached";
+    } catch (const LimitReached& e) {
+        EXPECT_TRUE(std::string(e.what()).starts_with("socket: EMFILE (RLIMIT_NOFILE "))
+            << e.what();
     }
 }
 

@@ -1,0 +1,72 @@
+// When the OS refuses a run what it needs, the model stops cleanly and names the limit: every
+// model that runs tasks at once is started with a lowered limit (prlimit) against an origin in
+// this process, and must end with that limit as its failure and nothing left behind — the
+// census of model_main counts threads, descriptors and children from /proc before and after.
+#include <fmt/format.h>
+
+#include "bench/origin/origin.hpp"
+#include "support.hpp"
+
+using namespace rosetta;
+
+namespace {
+
+class EveryConcurrentModel : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (test::one_at_a_time(GetParam()))
+            GTEST_SKIP() << "one request at a time needs one socket";
+        Spec spec;
+        spec.pages = 300;
+        spec.latency_ms = 100;  // long enough for every task to hold its socket at once
+        origin_ = std::make_unique<OriginServer>(spec);
+        origin_->start();
+    }
+
+    // The model, run by hand under `prlimit LIMIT`, 300 pages at C=100.
+    nlohmann::json run_limited(const std::string& limit, const std::string& scenario) {
+        test::Ran ran = test::run_program(
+            "/usr/bin/prlimit",
+            {limit, "--", test::bin_dir + "/rosetta-" + GetParam(), "--scenario", scenario,
+             "--origin", origin_->authority(), "--pages", "300", "--concurrency", "100", "--json"},
+            60);
+        EXPECT_EQ(ran.exit_code, 1) << ran.out << ran.err;
+        EXPECT_EQ(ran.err.find("terminate"), std::string::npos) << ran.err;
+        EXPECT_LT(ran.seconds, 30) << "a refused run stops, it does not wait out its work";
+        return ran.json();
+    }
+
+    static void expect_named_failure_and_nothing_left(const nlohmann::json& r,
+                                                      const std::string& limit) {
+        EXPECT_FALSE(r["completed"].get<bool>());
+        std::string failure = r["failure"].get<std::string>();
+        EXPECT_NE(failure.find(limit), std::string::npos) << failure;
+        EXPECT_EQ(failure.find("left behind"), std::string::npos) << failure;
+        EXPECT_LT(r["urls"].get<int>(), 300);
+    }
+
+    std::unique_ptr<OriginServer> origin_;
+};
+
+TEST_P(EveryConcurrentModel, stops_at_the_descriptor_limit_naming_it_and_leaves_nothing_behind) {
+    for (const char* scenario : {"download", "crawl"}) {
+        nlohmann::json r = run_limited("--nofile=24:24", scenario);
+        expect_named_failure_and_nothing_left(r, "EMFILE (RLIMIT_NOFILE 24)");
+    }
+}
+
+TEST_P(EveryConcurrentModel, stops_when_the_os_refuses_a_thread_naming_the_limit) {
+#ifdef ROSETTA_SANITIZED
+    GTEST_SKIP()
+        << "the sanitizers reserve terabytes of address space: RLIMIT_AS cannot be lowered";
+#endif
+    if (GetParam() == "process-per-task") GTEST_SKIP() << "one thread: its children are processes";
+    // 100 threads with 8 MiB stacks do not fit in 300 MiB more than the process has at start.
+    nlohmann::json r = run_limited(fmt::format("--as={}", 400 << 20), "download");
+    expect_named_failure_and_nothing_left(r, "thread: EAGAIN (RLIMIT_AS 400 MiB");
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EveryConcurrentModel, ::testing::ValuesIn(test::models_under_test),
+                         test::test_name_of);
+
+}  // namespace
