@@ -18,7 +18,9 @@ protected:
             GTEST_SKIP() << "one request at a time needs one socket";
         Spec spec;
         spec.pages = 300;
-        spec.latency_ms = 100;  // long enough for every task to hold its socket at once
+        // Long enough for every task to hold its socket (or its pipe) at once, even where a
+        // fork takes 25 ms (ThreadSanitizer).
+        spec.latency_ms = 1000;
         origin_ = std::make_unique<OriginServer>(spec);
         origin_->start();
     }
@@ -49,6 +51,12 @@ protected:
 };
 
 TEST_P(EveryConcurrentModel, stops_at_the_descriptor_limit_naming_it_and_leaves_nothing_behind) {
+#ifdef ROSETTA_UBSAN
+    // UBSan checks a dynamic type by reading the object through a pipe it opens; with every
+    // descriptor taken it cannot, and reports a valid exception as an invalid vptr. The test
+    // runs in the release and tsan presets.
+    GTEST_SKIP() << "UBSan's vptr check needs a free descriptor";
+#endif
     for (const char* scenario : {"download", "crawl"}) {
         nlohmann::json r = run_limited("--nofile=24:24", scenario);
         expect_named_failure_and_nothing_left(r, "EMFILE (RLIMIT_NOFILE 24)");
