@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace rosetta {
 
@@ -35,6 +37,16 @@ Census Census::of_this_process() {
         for (long pid = 0; children >> pid;) ++census.children;
     }
     return census;
+}
+
+Census Census::settled_since(const Census& before) {
+    using namespace std::chrono_literals;
+    Census now = of_this_process();
+    for (auto waited = 0ms; now.threads > before.threads && waited < 200ms; waited += 1ms) {
+        std::this_thread::sleep_for(1ms);
+        now = of_this_process();
+    }
+    return now;
 }
 
 std::string Census::left_behind_since(const Census& before) const {

@@ -14,6 +14,10 @@ struct Census {
     int children = 0;     // /proc/self/task/*/children: running or not yet reaped
 
     static Census of_this_process();
+    // of_this_process(), counted again for up to 200 ms while it holds more threads than
+    // `before`: pthread_join returns when the kernel clears the thread's id, a moment before
+    // the thread leaves /proc/self/task. A thread still there after that was not joined.
+    static Census settled_since(const Census& before);
     // "left behind: 2 threads, 1 descriptor, 1 child process", or empty when this census holds
     // no more of any than `before`.
     std::string left_behind_since(const Census& before) const;

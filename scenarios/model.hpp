@@ -2,6 +2,7 @@
 // executable is this main plus one model folder, which defines download() and crawl().
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,11 @@ private:
 // Empty when the run completed; otherwise the limit it hit, in words a reader can act on,
 // e.g. "thread: EAGAIN (RLIMIT_NPROC ... / pid_max 32768)".
 using Failure = std::optional<std::string>;
+
+// The words of an exception a task let escape (a LimitReached names the limit), for a model
+// that caught it as a std::exception_ptr: copying one never allocates, so a thread can keep it
+// even when memory has run out. Empty for a null pointer.
+Failure failure_of(const std::exception_ptr& error);
 
 // Defined once per model, in its download.cpp and crawl.cpp.
 Failure download(const ModelRun& run);

@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
             failure = e.what();
         }
         wall_s = static_cast<double>(monotonic_ns() - t0) / 1e9;
-        if (std::string leak = Census::of_this_process().left_behind_since(before); !leak.empty())
+        if (std::string leak = Census::settled_since(before).left_behind_since(before);
+            !leak.empty())
             failure = failure ? *failure + "; " + leak : leak;
     } catch (const std::exception& e) {
         failure = e.what();

@@ -24,4 +24,15 @@ std::vector<std::string> ModelRun::download_urls() const {
 
 std::string ModelRun::start_url() const { return url_of(spec_.start); }
 
+Failure failure_of(const std::exception_ptr& error) {
+    if (!error) return std::nullopt;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception that is not a std::exception";
+    }
+}
+
 }  // namespace rosetta

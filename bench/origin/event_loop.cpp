@@ -381,7 +381,12 @@ void EventLoop::close_connection(Connection& c) {
         state_.inflight.remove();
     }
     state_.connections.remove();
-    c.fd.reset();  // closing also removes it from the epoll set: it was never dup'ed
+    // Removed from the epoll set by hand before closing: close() alone removes it only if no
+    // other descriptor refers to the socket, and a process that forks (the harness, a test)
+    // lends every child a copy until its exec. Left in the set, the socket would go on
+    // reporting events for a Connection already freed.
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+    c.fd.reset();
     c.dead = true;
     std::size_t slot = c.slot;
     std::swap(connections_[slot], connections_.back());

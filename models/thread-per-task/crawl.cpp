@@ -17,23 +17,29 @@ struct Shared {
     std::mutex mutex;
     std::condition_variable fetch_ended;
     Frontier frontier;
-    Failure failure;  // the first limit a thread hit: no more threads start
+    std::exception_ptr error;  // the first a fetch let escape: no more threads start
 };
 
+// One thread's whole task. Whatever happens to the fetch, the frontier hears that it ended and
+// the main thread is woken: without that it would wait for a fetch that never reports.
 void fetch_and_report(const ModelRun& run, Shared& shared, thread_per_task::IdleConnections& idle,
                       const std::string& url) {
     std::vector<std::string> links;
-    Failure failure;
+    std::exception_ptr error;
     try {
         Fd connection = idle.take();
         links = blocking::fetch_url(run, connection, url).links;
         idle.give(std::move(connection));
-    } catch (const std::exception& e) {  // LimitReached: the run stops
-        failure = e.what();
+    } catch (...) {  // LimitReached, bad_alloc: the run stops
+        error = std::current_exception();
     }
     std::lock_guard lock(shared.mutex);
-    shared.frontier.done(links);
-    if (failure && !shared.failure) shared.failure = failure;
+    try {
+        shared.frontier.done(links);
+    } catch (...) {  // bad_alloc admitting a link; done() counted the fetch as ended first
+        if (!error) error = std::current_exception();
+    }
+    if (error && !shared.error) shared.error = error;
     shared.fetch_ended.notify_one();
 }
 
@@ -44,24 +50,22 @@ Failure crawl(const ModelRun& run) {
     thread_per_task::IdleConnections idle(run.spec().concurrency);
     thread_per_task::Threads threads(run.spec().concurrency);
     std::unique_lock lock(shared.mutex);
-    while (!shared.frontier.finished() && !shared.failure) {
+    Failure refused;
+    while (!shared.frontier.finished() && !shared.error && !refused) {
         std::optional<std::string> url = shared.frontier.next();
         if (!url) {
             shared.fetch_ended.wait(lock);
             continue;
         }
         lock.unlock();
-        Failure refused = threads.spawn(
+        refused = threads.spawn(
             [&run, &shared, &idle, url = *url] { fetch_and_report(run, shared, idle, url); });
         lock.lock();
-        if (refused) {
-            shared.frontier.done({});  // never started
-            shared.failure = refused;
-        }
+        if (refused) shared.frontier.done({});  // never started
     }
     lock.unlock();
     threads.join_all();
-    return shared.failure;
+    return refused ? refused : failure_of(shared.error);
 }
 
 }  // namespace rosetta

@@ -14,7 +14,7 @@ Failure download(const ModelRun& run) {
     thread_per_task::Threads threads(run.spec().concurrency);
     Failure refused;
     for (const std::string& url : run.download_urls()) {
-        if (threads.failure()) break;
+        if (threads.failed()) break;
         refused = threads.spawn([&run, &idle, url] {
             Fd connection = idle.take();
             blocking::fetch_url(run, connection, url);
