@@ -1,4 +1,4 @@
-// Thread-per-task download: one std::thread per URL, at most C alive.
+// Thread-per-task download: one OS thread per URL, at most C alive.
 //
 // Each thread runs the blocking model's fetch on its own: it sleeps in the kernel while its
 // response is on its way, and the kernel switches to whichever thread's bytes arrived. The

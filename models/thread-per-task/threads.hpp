@@ -37,7 +37,13 @@ class Threads {
 public:
     // 256 KiB: the blocking fetch needs its 64 KiB read buffer and a few frames; the guard page
     // below each stack turns an overflow into a crash instead of a neighbour's corruption.
+    // glibc puts the thread's static TLS at the top of a stack given by pthread_attr_setstack:
+    // a few KiB here, but ThreadSanitizer keeps ~900 KiB of its state per thread there.
+#if defined(__SANITIZE_THREAD__)
+    static constexpr std::size_t stack_bytes = std::size_t{256 + 1024} * 1024;
+#else
     static constexpr std::size_t stack_bytes = std::size_t{256} * 1024;
+#endif
     // A new stack is mapped only while this much address space would be left beside it, so
     // that under RLIMIT_AS it is the next thread that is refused, and the threads already
     // running still have room to finish (a page and a parser each: ~64 KiB for ~1,000 of
