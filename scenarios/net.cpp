@@ -164,10 +164,14 @@ std::string describe_error(const char* operation, int err) {
             break;
         case EAGAIN:
         case ENOMEM: text += fmt::format(" ({})", nearest_limit()); break;
-        case EADDRNOTAVAIL:
-            text += fmt::format(" (ephemeral ports {})",
-                                read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
+        case EADDRNOTAVAIL: {
+            // "32768\t60999" in /proc: every local port of the range is taken (or in TIME_WAIT)
+            std::string range = read_first_line("/proc/sys/net/ipv4/ip_local_port_range");
+            if (auto tab = range.find_first_of("\t "); tab != std::string::npos)
+                range = range.substr(0, tab) + "-" + range.substr(range.find_last_of("\t ") + 1);
+            text += fmt::format(" (ephemeral ports {} in use)", range);
             break;
+        }
         default: break;
     }
     return text;
