@@ -1,0 +1,200 @@
+#include "models/epoll-callbacks/reactor.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <iterator>
+#include <system_error>
+
+#include "scenarios/records.hpp"
+
+namespace rosetta::reactor {
+
+namespace {
+
+// Events fetched per epoll_wait: more ready descriptors wait for the next iteration.
+constexpr std::size_t max_events = 1024;
+constexpr std::int64_t ns_per_ms = 1'000'000;
+
+void check(bool ok, const char* what) {
+    if (!ok) throw std::system_error(errno, std::system_category(), what);
+}
+
+}  // namespace
+
+Timer::~Timer() {
+    if (reactor_) reactor_->disarm(*this);
+}
+
+Reactor::Reactor() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), events_(max_events) {
+    check(bool(epoll_), "epoll_create1");
+    now_ns_ = monotonic_ns();
+}
+
+Reactor::~Reactor() {
+    while (!heap_.empty()) disarm(*heap_.back());
+}
+
+void Reactor::watch(int fd, std::uint32_t events, IoHandler* handler) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = handler;
+    check(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl ADD");
+    ++watched_;
+}
+
+void Reactor::modify(int fd, std::uint32_t events, IoHandler* handler) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = handler;
+    check(::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0, "epoll_ctl MOD");
+}
+
+void Reactor::unwatch(int fd, IoHandler* handler) {
+    // Explicitly: close() alone leaves it registered while a forked child holds a copy.
+    check(::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == 0, "epoll_ctl DEL");
+    --watched_;
+    for (int i = handling_ + 1; i < fetched_; ++i)
+        if (events_[static_cast<std::size_t>(i)].data.ptr == handler)
+            events_[static_cast<std::size_t>(i)].data.ptr = nullptr;
+}
+
+bool Reactor::earlier(const Timer* a, const Timer* b) const {
+    return a->when_ns_ != b->when_ns_ ? a->when_ns_ < b->when_ns_ : a->sequence_ < b->sequence_;
+}
+
+void Reactor::place(std::size_t i, Timer* timer) {
+    heap_[i] = timer;
+    timer->index_ = i;
+}
+
+void Reactor::sift_up(std::size_t i) {
+    Timer* timer = heap_[i];
+    while (i > 0) {
+        std::size_t parent = (i - 1) / 2;
+        if (!earlier(timer, heap_[parent])) break;
+        place(i, heap_[parent]);
+        i = parent;
+    }
+    place(i, timer);
+}
+
+void Reactor::sift_down(std::size_t i) {
+    Timer* timer = heap_[i];
+    const std::size_t n = heap_.size();
+    for (;;) {
+        std::size_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && earlier(heap_[child + 1], heap_[child])) ++child;
+        if (!earlier(heap_[child], timer)) break;
+        place(i, heap_[child]);
+        i = child;
+    }
+    place(i, timer);
+}
+
+void Reactor::arm(Timer& timer, std::int64_t when_ns) {
+    if (timer.reactor_) disarm(timer);
+    timer.reactor_ = this;
+    timer.when_ns_ = when_ns;
+    timer.sequence_ = next_sequence_++;
+    heap_.push_back(&timer);
+    timer.index_ = heap_.size() - 1;
+    sift_up(timer.index_);
+}
+
+void Reactor::disarm(Timer& timer) {
+    if (timer.reactor_ != this) return;
+    std::size_t i = timer.index_;
+    Timer* last = heap_.back();
+    heap_.pop_back();
+    timer.reactor_ = nullptr;
+    if (last == &timer) return;
+    place(i, last);
+    // The moved one may belong above or below where the removed one was.
+    sift_up(i);
+    sift_down(last->index_);
+}
+
+Reactor::Handle Reactor::call_later(std::int64_t delay_ns, std::function<void()> callback) {
+    auto timer = std::make_shared<Timer>(std::move(callback));
+    later_.emplace(timer.get(), timer);
+    arm(*timer, now_ns_ + delay_ns);
+    return timer;
+}
+
+void Reactor::cancel(const Handle& handle) {
+    if (!handle) return;
+    disarm(*handle);
+    later_.erase(handle.get());
+}
+
+void Reactor::call_soon(std::function<void()> callback) { soon_.push_back(std::move(callback)); }
+
+int Reactor::timeout_ms() const {
+    if (!soon_.empty()) return 0;
+    if (heap_.empty()) return -1;
+    std::int64_t left = heap_.front()->when_ns_ - monotonic_ns();
+    if (left <= 0) return 0;
+    // Rounded up: epoll_wait counts whole milliseconds, and waking early would only spin.
+    std::int64_t ms = (left + ns_per_ms - 1) / ns_per_ms;
+    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+void Reactor::fire_timers() {
+    while (!heap_.empty() && heap_.front()->when_ns_ <= now_ns_) {
+        Timer* timer = heap_.front();
+        disarm(*timer);
+        Handle keep;  // a call_later timer lives until its callback has returned
+        if (auto it = later_.find(timer); it != later_.end()) {
+            keep = std::move(it->second);
+            later_.erase(it);
+        }
+        timer->on_time_();
+    }
+}
+
+void Reactor::run_once() {
+    int n =
+        ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout_ms());
+    if (n < 0) {
+        check(errno == EINTR, "epoll_wait");
+        n = 0;
+    }
+    now_ns_ = monotonic_ns();
+    fetched_ = n;
+    for (handling_ = 0; handling_ < fetched_; ++handling_) {
+        const epoll_event& ev = events_[static_cast<std::size_t>(handling_)];
+        if (auto* handler = static_cast<IoHandler*>(ev.data.ptr)) handler->on_events(ev.events);
+    }
+    fetched_ = handling_ = 0;
+    fire_timers();
+    running_soon_.swap(soon_);
+    for (std::size_t i = 0; i < running_soon_.size(); ++i) {
+        try {
+            running_soon_[i]();
+        } catch (...) {
+            // The ones after it still run, on the next iteration, in their order.
+            soon_.insert(soon_.begin(), std::make_move_iterator(running_soon_.begin() + i + 1),
+                         std::make_move_iterator(running_soon_.end()));
+            running_soon_.clear();
+            throw;
+        }
+    }
+    running_soon_.clear();
+}
+
+void Reactor::run() {
+    stopping_ = false;
+    while (!stopping_ && (watched_ > 0 || !heap_.empty() || !soon_.empty())) {
+        try {
+            run_once();
+        } catch (...) {
+            // Events not handled yet are reported again (level-triggered); due timers fire on
+            // the next iteration.
+            fetched_ = handling_ = 0;
+            throw;
+        }
+    }
+}
+
+}  // namespace rosetta::reactor

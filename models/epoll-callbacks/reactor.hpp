@@ -1,0 +1,128 @@
+// The reactor: one thread, one epoll set, one timer heap, callbacks. What epoll-callbacks is
+// written on, and what stackless-coroutines resumes its coroutines from.
+//
+//     Reactor reactor;
+//     reactor.watch(fd, EPOLLOUT, &connection);   // connection.on_events(EPOLLOUT) when writable
+//     reactor.arm(deadline, connection.deadline_ns);  // deadline's callback at that time
+//     reactor.call_later(ms(100), [] { ... });
+//     reactor.run();   // until stop(), or nothing is watched, armed or queued
+//
+// One iteration of run(): epoll_wait no longer than the earliest timer; the ready descriptors'
+// handlers; the timers that are due, earliest first; the callbacks queued with call_soon.
+//
+// Level-triggered: a handler that leaves bytes unread (a response ended, the rest is for the
+// next request) is told again on the next iteration rather than never, so no handler has to
+// drain a socket to EAGAIN to stay correct. The price is an epoll_ctl whenever a connection
+// switches between waiting to write and waiting to read, which a kept-alive request, whose
+// send completes at once, never does.
+//
+// One representation of time: nanoseconds of CLOCK_MONOTONIC (monotonic_ns(), the records'
+// clock), cached as now() once per iteration.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "scenarios/net.hpp"
+
+namespace rosetta::reactor {
+
+// Told which of the events it waits for are ready (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP).
+class IoHandler {
+public:
+    virtual void on_events(std::uint32_t events) = 0;
+
+protected:
+    ~IoHandler() = default;
+};
+
+class Reactor;
+
+// A callback to run at a time, owned by whoever arms it, so that arming and disarming one
+// allocates nothing (each request's deadline is one). Disarmed when destroyed.
+class Timer {
+public:
+    explicit Timer(std::function<void()> on_time) : on_time_(std::move(on_time)) {}
+    ~Timer();
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+    bool armed() const { return reactor_ != nullptr; }
+    std::int64_t when_ns() const { return when_ns_; }
+
+private:
+    friend class Reactor;
+    std::function<void()> on_time_;
+    Reactor* reactor_ = nullptr;
+    std::int64_t when_ns_ = 0;
+    std::uint64_t sequence_ = 0;  // arming order: equal times fire in the order they were armed
+    std::size_t index_ = 0;       // in the reactor's heap
+};
+
+class Reactor {
+public:
+    Reactor();
+    ~Reactor();
+    Reactor(const Reactor&) = delete;
+    Reactor& operator=(const Reactor&) = delete;
+
+    // The loop's clock, read once per iteration (and when the reactor is made).
+    std::int64_t now() const { return now_ns_; }
+
+    // Descriptors. events: EPOLLIN, EPOLLOUT or both (0: registered, told of nothing but
+    // errors). The handler must stay alive until unwatch(fd).
+    void watch(int fd, std::uint32_t events, IoHandler* handler);
+    void modify(int fd, std::uint32_t events, IoHandler* handler);
+    // Before the descriptor is closed: an event already fetched for it in this iteration is
+    // dropped, so its handler may be destroyed right after.
+    void unwatch(int fd, IoHandler* handler);
+    std::size_t watched() const { return watched_; }
+
+    // Timers. arm() on an armed timer moves it.
+    void arm(Timer& timer, std::int64_t when_ns);
+    void disarm(Timer& timer);
+    std::size_t armed() const { return heap_.size(); }
+
+    // A callback after delay_ns (one allocation: for the occasional, not per request). The
+    // handle cancels it; dropping the handle does not.
+    using Handle = std::shared_ptr<Timer>;
+    Handle call_later(std::int64_t delay_ns, std::function<void()> callback);
+    void cancel(const Handle& handle);
+    // A callback on this iteration's end, after the I/O and the timers.
+    void call_soon(std::function<void()> callback);
+
+    // Runs iterations until stop(), or until nothing is watched, armed or queued. Exceptions
+    // from handlers and callbacks propagate out of run(); the reactor stays usable.
+    void run();
+    void stop() { stopping_ = true; }
+
+private:
+    void run_once();
+    int timeout_ms() const;
+    void fire_timers();
+    // The heap of armed timers, earliest first.
+    bool earlier(const Timer* a, const Timer* b) const;
+    void sift_up(std::size_t i);
+    void sift_down(std::size_t i);
+    void place(std::size_t i, Timer* timer);
+
+    Fd epoll_;
+    std::int64_t now_ns_ = 0;
+    std::size_t watched_ = 0;
+    bool stopping_ = false;
+    std::vector<epoll_event> events_;
+    int fetched_ = 0;   // events fetched in this iteration
+    int handling_ = 0;  // the one being handled
+    std::vector<Timer*> heap_;
+    std::uint64_t next_sequence_ = 0;
+    std::vector<std::function<void()>> soon_, running_soon_;
+    std::unordered_map<Timer*, Handle> later_;  // call_later's, until they fire or are cancelled
+};
+
+}  // namespace rosetta::reactor

@@ -1,0 +1,205 @@
+// The reactor on its own, deterministic: timers in time order and, at equal times, in arming
+// order; a disarmed or cancelled timer never fires; a descriptor's handler hears when it is
+// ready and never again after unwatch, even for an event fetched in the same iteration; run()
+// returns once nothing is watched, armed or queued, with nothing left registered.
+#include "models/epoll-callbacks/reactor.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenarios/records.hpp"
+
+using namespace rosetta;
+using namespace rosetta::reactor;
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+
+// Both ends of a connected pair of sockets.
+struct Pair {
+    Fd a, b;
+    Pair() {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+            throw std::runtime_error("socketpair");
+        a = Fd(fds[0]);
+        b = Fd(fds[1]);
+    }
+};
+
+struct Handler final : IoHandler {
+    std::vector<std::uint32_t> events;
+    std::function<void(std::uint32_t)> then;
+    void on_events(std::uint32_t e) override {
+        events.push_back(e);
+        if (then) then(e);
+    }
+};
+
+}  // namespace
+
+TEST(Reactor, fires_timers_in_time_order_and_equal_times_in_arming_order) {
+    Reactor reactor;
+    std::string order;
+    const std::int64_t t0 = reactor.now();
+    Timer c([&] { order += 'c'; }), a([&] { order += 'a'; }), b1([&] { order += '1'; }),
+        b2([&] { order += '2'; });
+    reactor.arm(c, t0 + 30 * ms);
+    reactor.arm(b1, t0 + 20 * ms);
+    reactor.arm(a, t0 + 10 * ms);
+    reactor.arm(b2, t0 + 20 * ms);
+    reactor.run();
+    EXPECT_EQ(order, "a12c");
+    EXPECT_GE(monotonic_ns(), t0 + 30 * ms) << "a timer never fires early";
+    EXPECT_EQ(reactor.armed(), 0u);
+}
+
+TEST(Reactor, never_fires_a_disarmed_a_moved_or_a_cancelled_timer_early) {
+    Reactor reactor;
+    std::string order;
+    const std::int64_t t0 = reactor.now();
+    Timer gone([&] { order += 'x'; }), moved([&] { order += 'm'; }), kept([&] { order += 'k'; });
+    reactor.arm(gone, t0 + 5 * ms);
+    reactor.arm(moved, t0 + 1 * ms);
+    reactor.arm(kept, t0 + 10 * ms);
+    reactor.disarm(gone);
+    reactor.arm(moved, t0 + 20 * ms);  // re-arming moves it
+    Reactor::Handle cancelled = reactor.call_later(2 * ms, [&] { order += 'c'; });
+    reactor.call_later(15 * ms, [&] { order += 'l'; });  // its handle dropped: it still fires
+    reactor.cancel(cancelled);
+    reactor.run();
+    EXPECT_EQ(order, "klm");
+}
+
+TEST(Reactor, disarms_a_timer_destroyed_while_armed) {
+    Reactor reactor;
+    bool fired = false;
+    {
+        Timer timer([&] { fired = true; });
+        reactor.arm(timer, reactor.now() + ms);
+    }
+    EXPECT_EQ(reactor.armed(), 0u);
+    reactor.run();
+    EXPECT_FALSE(fired);
+}
+
+TEST(Reactor, keeps_the_heap_in_order_through_many_random_arms_and_disarms) {
+    Reactor reactor;
+    std::vector<std::unique_ptr<Timer>> timers;
+    std::vector<std::int64_t> fired;
+    const std::int64_t t0 = reactor.now();
+    for (int i = 0; i < 200; ++i) {
+        std::int64_t when = t0 + (i * 7919 % 200) * 10'000;  // within 2 ms, shuffled
+        timers.push_back(std::make_unique<Timer>([&fired, when] { fired.push_back(when); }));
+        reactor.arm(*timers.back(), when);
+    }
+    for (int i = 0; i < 200; i += 3) reactor.disarm(*timers[static_cast<std::size_t>(i)]);
+    reactor.run();
+    EXPECT_EQ(fired.size(), 200u - 67u);
+    EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
+}
+
+TEST(Reactor, tells_a_handler_its_descriptor_is_readable_and_runs_call_soon_after_the_io) {
+    Reactor reactor;
+    Pair pair;
+    Handler reader;
+    std::string order;
+    reader.then = [&](std::uint32_t) {
+        order += 'r';
+        char byte;
+        EXPECT_EQ(::read(pair.b.get(), &byte, 1), 1);
+        reactor.call_soon([&] { order += 's'; });
+        reactor.unwatch(pair.b.get(), &reader);
+    };
+    reactor.watch(pair.b.get(), EPOLLIN, &reader);
+    EXPECT_EQ(reactor.watched(), 1u);
+    reactor.call_later(5 * ms, [&] { ASSERT_EQ(::write(pair.a.get(), "x", 1), 1); });
+    reactor.run();
+    EXPECT_EQ(order, "rs");
+    ASSERT_EQ(reader.events.size(), 1u);
+    EXPECT_TRUE(reader.events[0] & EPOLLIN);
+    EXPECT_EQ(reactor.watched(), 0u) << "nothing left registered";
+}
+
+TEST(Reactor, drops_an_event_already_fetched_for_a_handler_unwatched_in_the_same_iteration) {
+    Reactor reactor;
+    Pair first, second;
+    Handler one, two;
+    // Both are readable before run(): one epoll_wait fetches both events. Whichever handler
+    // runs first unwatches the other (as a connection closing another would), which must then
+    // not be called.
+    ASSERT_EQ(::write(first.a.get(), "x", 1), 1);
+    ASSERT_EQ(::write(second.a.get(), "x", 1), 1);
+    one.then = [&](std::uint32_t) {
+        reactor.unwatch(first.b.get(), &one);
+        if (two.events.empty()) reactor.unwatch(second.b.get(), &two);
+    };
+    two.then = [&](std::uint32_t) {
+        reactor.unwatch(second.b.get(), &two);
+        if (one.events.empty()) reactor.unwatch(first.b.get(), &one);
+    };
+    reactor.watch(first.b.get(), EPOLLIN, &one);
+    reactor.watch(second.b.get(), EPOLLIN, &two);
+    reactor.run();
+    EXPECT_EQ(one.events.size() + two.events.size(), 1u);
+    EXPECT_EQ(reactor.watched(), 0u);
+}
+
+TEST(Reactor, tells_a_handler_waiting_to_write_and_a_level_triggered_reader_again) {
+    Reactor reactor;
+    Pair pair;
+    Handler handler;
+    int reads = 0;
+    handler.then = [&](std::uint32_t e) {
+        if (e & EPOLLOUT) {
+            ASSERT_EQ(::write(pair.a.get(), "ab", 2), 2);
+            reactor.modify(pair.a.get(), 0, &handler);
+            return;
+        }
+    };
+    Handler reader;
+    reader.then = [&](std::uint32_t) {
+        char byte;
+        ASSERT_EQ(::read(pair.b.get(), &byte, 1), 1);  // one byte a time: told again for the next
+        if (++reads == 2) {
+            reactor.unwatch(pair.b.get(), &reader);
+            reactor.unwatch(pair.a.get(), &handler);
+        }
+    };
+    reactor.watch(pair.a.get(), EPOLLOUT, &handler);
+    reactor.watch(pair.b.get(), EPOLLIN, &reader);
+    reactor.run();
+    EXPECT_EQ(reads, 2);
+    EXPECT_EQ(handler.events.size(), 1u);
+}
+
+TEST(Reactor, lets_an_exception_out_of_run_and_runs_the_rest_next_time) {
+    Reactor reactor;
+    std::string order;
+    reactor.call_soon([&] { order += 'a'; });
+    reactor.call_soon([&] { throw std::runtime_error("boom"); });
+    reactor.call_soon([&] { order += 'c'; });
+    EXPECT_THROW(reactor.run(), std::runtime_error);
+    EXPECT_EQ(order, "a");
+    reactor.run();
+    EXPECT_EQ(order, "ac");
+}
+
+TEST(Reactor, returns_from_run_at_stop_with_work_left) {
+    Reactor reactor;
+    Timer later([] {});
+    reactor.arm(later, reactor.now() + 60'000 * ms);
+    reactor.call_soon([&] { reactor.stop(); });
+    std::int64_t t0 = monotonic_ns();
+    reactor.run();
+    EXPECT_LT(monotonic_ns() - t0, 1000 * ms);
+    EXPECT_EQ(reactor.armed(), 1u);
+}
