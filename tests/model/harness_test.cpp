@@ -1,10 +1,13 @@
 // The harness's contract: exit codes, the result's JSON schema, and failures named in words.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "support.hpp"
@@ -20,17 +23,28 @@ int count_lines(const std::string& text) {
     return n;
 }
 
+// A /proc file's text, or "" once the process is gone. Read with read(2): a process that exits
+// between the open and the read makes the read fail with ESRCH, which std::istreambuf_iterator
+// would throw out of the test.
+std::string proc_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string text;
+    char buffer[4096];
+    for (ssize_t n; fd && (n = ::read(fd.get(), buffer, sizeof buffer)) > 0;)
+        text.append(buffer, static_cast<std::size_t>(n));
+    return text;
+}
+
 // The processes pid forked from its main thread.
 std::vector<pid_t> children_of(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
+    std::istringstream in(proc_file(fmt::format("/proc/{}/task/{}/children", pid, pid)));
     std::vector<pid_t> children;
     for (pid_t child = 0; in >> child;) children.push_back(child);
     return children;
 }
 
 std::string command_line(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/cmdline", pid));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = proc_file(fmt::format("/proc/{}/cmdline", pid));
     for (char& c : text)
         if (c == '\0') c = ' ';
     return text;
@@ -38,9 +52,8 @@ std::string command_line(pid_t pid) {
 
 // Gone, or a zombie waiting for whoever adopted it: either way no longer running.
 bool has_ended(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat;
-    if (!std::getline(in, stat)) return true;
+    std::string stat = proc_file(fmt::format("/proc/{}/stat", pid));
+    if (stat.empty()) return true;
     auto paren = stat.rfind(')');
     return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
 }
