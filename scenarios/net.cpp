@@ -94,14 +94,6 @@ long count_lines(const char* path) {
     return n;
 }
 
-// The "VmSize:" of /proc/self/status in KiB.
-long address_space_kib() {
-    std::ifstream in("/proc/self/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.starts_with("VmSize:")) return std::stol(line.substr(7));
-    return -1;
-}
-
 // A limit the failed call may have hit: its name and value, how much is in use, and how that
 // reads to a person.
 struct Gauge {
@@ -133,7 +125,7 @@ std::string nearest_limit() {
     }
     rlimit limit{};
     if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        long used = address_space_kib();
+        long used = proc_status_kib("VmSize");
         gauges.push_back({static_cast<double>(used) * 1024 / static_cast<double>(limit.rlim_cur),
                           fmt::format("RLIMIT_AS {} MiB: {} MiB mapped here", limit.rlim_cur >> 20,
                                       used >> 10)});
@@ -150,6 +142,14 @@ std::string nearest_limit() {
 }
 
 }  // namespace
+
+long proc_status_kib(std::string_view field) {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.size() > field.size() && line.starts_with(field) && line[field.size()] == ':')
+            return std::stol(line.substr(field.size() + 1));
+    return -1;
+}
 
 std::string describe_error(const char* operation, int err) {
     std::string text = fmt::format("{}: {}", operation, errno_name(err));

@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace rosetta {
@@ -66,6 +67,8 @@ std::string errno_name(int err);
 // nearest to is named with the figures ("thread: EAGAIN (vm.max_map_count 65530: 65519
 // mappings here)"), or all of them when none is near.
 std::string describe_error(const char* operation, int err);
+// A "Name:   123 kB" field of /proc/self/status (VmSize, VmRSS, VmPTE) in KiB; -1 if absent.
+long proc_status_kib(std::string_view field);
 
 // The OS refused the run something it needs: a descriptor (EMFILE, ENFILE), a thread or a
 // process (EAGAIN), memory (ENOMEM), a local port (EADDRNOTAVAIL). Not the outcome of one URL

@@ -17,22 +17,13 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <string>
 #include <thread>
+
+#include "scenarios/net.hpp"
 
 namespace {
 
 constexpr std::size_t mib = std::size_t{1} << 20;
-
-// A field of /proc/self/status in KiB ("VmPTE"), or -1.
-double status_kib(const std::string& field) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.starts_with(field + ":")) return std::stod(line.substr(field.size() + 1));
-    return -1;
-}
 
 void BM_fork_exit_waitpid(benchmark::State& state) {
     const std::size_t bytes = static_cast<std::size_t>(state.range(0)) * mib;
@@ -56,8 +47,9 @@ void BM_fork_exit_waitpid(benchmark::State& state) {
         int status = 0;
         ::waitpid(child, &status, 0);
     }
-    state.counters["parent_rss_mib"] = status_kib("VmRSS") / 1024;
-    state.counters["page_tables_kib"] = status_kib("VmPTE");
+    state.counters["parent_rss_mib"] =
+        static_cast<double>(rosetta::proc_status_kib("VmRSS")) / 1024;
+    state.counters["page_tables_kib"] = static_cast<double>(rosetta::proc_status_kib("VmPTE"));
     if (touched) ::munmap(touched, bytes);
 }
 BENCHMARK(BM_fork_exit_waitpid)

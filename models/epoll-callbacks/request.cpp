@@ -163,28 +163,28 @@ void Request::end_try(IoFailure failure) {
 
 void Request::park_connection() {
     if (!connection_) return;
-    if (registered_) shared_.reactor.unwatch(connection_.get(), this);
-    registered_ = false;
-    watching_ = 0;
+    unwatch();
     if (shared_.idle.size() < shared_.idle_capacity) shared_.idle.push_back(std::move(connection_));
     connection_.reset();
 }
 
 void Request::want(std::uint32_t events) {
-    if (!registered_) {
+    if (watching_ == 0) {
         shared_.reactor.watch(connection_.get(), events, this);
-        registered_ = true;
     } else if (watching_ != events) {
         shared_.reactor.modify(connection_.get(), events, this);
     }
     watching_ = events;
 }
 
+void Request::unwatch() {
+    if (watching_ != 0) shared_.reactor.unwatch(connection_.get(), this);
+    watching_ = 0;
+}
+
 void Request::close_connection() {
     if (!connection_) return;
-    if (registered_) shared_.reactor.unwatch(connection_.get(), this);
-    registered_ = false;
-    watching_ = 0;
+    unwatch();
     connection_.reset();
 }
 

@@ -67,6 +67,7 @@ private:
     // The try is over (failure empty: the response ended). Decides what comes next.
     void end_try(IoFailure failure);
     void want(std::uint32_t events);  // the events to wait for, registering as needed
+    void unwatch();                   // no longer registered (connection_ stays open)
     void close_connection();
     // Back to the shared pool, unregistered: a connection this request did not reuse.
     void park_connection();
@@ -79,8 +80,8 @@ private:
     int attempt_ = 0;
     std::optional<Exchange> exchange_;
     Fd connection_;
-    std::uint32_t watching_ = 0;  // the events registered for connection_ (0: not registered)
-    bool registered_ = false;
+    // The events connection_ is registered for; 0: not registered (want() never asks for 0).
+    std::uint32_t watching_ = 0;
     std::size_t sent_ = 0;
     reactor::Timer deadline_;
     // Attempts that fail at once (a refused connect) end inside the call that started them;
