@@ -1,0 +1,47 @@
+// Stackless coroutines: one attempt on one socket, the coroutine suspended (its frame kept,
+// the thread free for the others) where the blocking model's thread sleeps in the kernel.
+// Read beside models/blocking/fetch.hpp: the same functions, each now a Task, each wait a
+// co_await on the loop.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/stackless-coroutines/runtime.hpp"
+#include "scenarios/exchange.hpp"
+#include "scenarios/model.hpp"
+#include "scenarios/net.hpp"
+
+namespace rosetta::stackless_coroutines {
+
+using SocketPtr = std::unique_ptr<coro::Socket>;
+
+// What the coroutines of one loop share: the loop, the run, the kept-alive connections not
+// in use (at most capacity), and one read buffer (one thread: a recv's bytes go to its
+// exchange before the coroutine can suspend, so no two ever need it at once).
+struct Shared {
+    Shared(coro::Loop& loop_, const ModelRun& run_, int capacity)
+        : loop(loop_), run(run_), capacity(static_cast<std::size_t>(capacity)) {}
+    SocketPtr take();                 // a kept-alive connection, or none
+    void give(SocketPtr connection);  // back for the next task, if open and there is room
+
+    coro::Loop& loop;
+    const ModelRun& run;
+    std::vector<SocketPtr> idle;
+    std::size_t capacity;
+    std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
+};
+
+// One try of the exchange's request: on `connection` if it is open (kept alive), else on a new
+// one; every wait in it under the attempt's deadline (timeout_at cancels whichever wait is
+// pending when it passes). Leaves `connection` open only when it may carry the next request.
+// A stale kept-alive connection is replaced once, uncounted (Exchange::send_again).
+coro::Task<Record> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange);
+
+// Every attempt url needs: fetch, record, and again while the outcome is retryable and the
+// budget lasts. Returns the final attempt and, crawling, the page's links.
+coro::Task<Fetched> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
+                              TaskId who);
+
+}  // namespace rosetta::stackless_coroutines
