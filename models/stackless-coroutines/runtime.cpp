@@ -43,12 +43,14 @@ void* allocate(std::size_t bytes) {
         frame = ::operator new(classes* granule);
     }
     ++pool.counts.alive;
+    pool.counts.bytes_alive += bytes;
     pool.counts.last_bytes = bytes;
     return frame;
 }
 
 void release(void* frame, std::size_t bytes) noexcept {
     --pool.counts.alive;
+    pool.counts.bytes_alive -= bytes;
     const std::size_t classes = (bytes + granule - 1) / granule;
     if (classes * granule > largest_pooled) return ::operator delete(frame);
     void*& head = pool.free[classes - 1];

@@ -38,8 +38,9 @@ namespace frames {
 void* allocate(std::size_t bytes);
 void release(void* frame, std::size_t bytes) noexcept;
 struct Counts {
-    long alive = 0;              // frames made and not yet destroyed, on this thread
-    std::size_t last_bytes = 0;  // the size of the frame made last (what a coroutine costs)
+    long alive = 0;               // frames made and not yet destroyed, on this thread
+    std::size_t bytes_alive = 0;  // their sizes, as the compiler asked (before rounding up)
+    std::size_t last_bytes = 0;   // the size of the frame made last (what a coroutine costs)
 };
 Counts counts();
 }  // namespace frames
