@@ -6,10 +6,11 @@
 //     Task<int> answer() { co_return 42; }
 //     Task<int> twice() { co_return 2 * co_await answer(); }   // answer() starts here
 //
-// Lazy: calling a coroutine makes its frame and runs nothing; co_await starts it, and its end
-// resumes the awaiting coroutine by symmetric transfer (await_suspend returns the handle to
-// run next, so a chain of a thousand awaits does not grow the stack). An exception leaves a
-// Task through the co_await that awaited it. A Task destroyed before it ran frees its frame
+// Lazy: calling a coroutine makes its frame and runs nothing; co_await starts it. If it ends
+// without waiting, the awaiting coroutine carries on as after a call; if it waited, its end
+// resumes the awaiting coroutine by symmetric transfer (final_suspend returns the handle to
+// run next). Either way a loop of a hundred thousand awaits does not grow the stack. An
+// exception leaves a Task through the co_await that awaited it. A Task destroyed before it ran frees its frame
 // and runs none of its body.
 //
 // A strand is what asyncio calls a Task and trio a task: one root coroutine spawned into a
@@ -172,10 +173,13 @@ public:
     std::suspend_always initial_suspend() noexcept { return {}; }
     struct FinalAwaiter {
         bool await_ready() noexcept { return false; }
+        // Symmetric transfer to the awaiting coroutine if it is suspended on this one; if it
+        // is not (the task finished inside its await_suspend), back to that call.
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-            std::coroutine_handle<> next = self.promise().continuation;
-            return next ? next : std::noop_coroutine();
+            PromiseBase& promise = self.promise();
+            if (promise.awaiter_suspended && promise.continuation) return promise.continuation;
+            return std::noop_coroutine();
         }
         void await_resume() noexcept {}
     };
@@ -184,6 +188,7 @@ public:
 
     Strand* strand = nullptr;
     std::coroutine_handle<> continuation;
+    bool awaiter_suspended = false;
     std::exception_ptr error;
 };
 
@@ -225,11 +230,18 @@ public:
     struct Awaiter {
         Handle frame;
         bool await_ready() noexcept { return false; }
+        // Starts it here and, if it finished without waiting, carries on without suspending
+        // at all: a loop of awaits that finish at once runs flat, whether or not the compiler
+        // turns the transfer below into a tail call (it does not under AddressSanitizer).
         template <class Promise>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> awaiting) noexcept {
-            frame.promise().strand = awaiting.promise().strand;
-            frame.promise().continuation = awaiting;
-            return frame;  // symmetric transfer: start it, on this stack frame
+        bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+            promise_type& promise = frame.promise();
+            promise.strand = awaiting.promise().strand;
+            promise.continuation = awaiting;
+            frame.resume();
+            if (frame.done()) return false;
+            promise.awaiter_suspended = true;  // its end, later, resumes the awaiting coroutine
+            return true;
         }
         T await_resume() {
             promise_type& promise = frame.promise();

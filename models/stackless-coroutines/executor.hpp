@@ -1,0 +1,125 @@
+// CPU work off the loop: asyncio's run_in_executor, on a TBB arena.
+//
+//     Loop loop;
+//     Executor executor(2);   // after the loop: destroyed first, it waits for its jobs
+//     ... co_await executor.run([&] { return extract_links(page, url); }) ...
+//
+// The loop has one thread; a coroutine that computes for a millisecond stalls every other
+// strand for that millisecond. executor.run(fn) hands fn to a worker of the arena and
+// suspends the strand; the worker posts the result back through the reactor's post() (the
+// one lock of the reactor, once per job), and the loop resumes the strand with it, or with
+// fn's exception. A round trip costs an enqueue, a wakeup of a worker, an eventfd write and
+// a wakeup of the loop: it pays only for work longer than that, on a core the loop is not
+// using (bench/micro/coroutine_bench.cpp measures both).
+//
+// Cancelling the strand does not stop fn (a thread cannot be interrupted safely): the strand
+// resumes at once with Cancelled, fn runs to its end, and its result is dropped. fn must not
+// reference the awaiting coroutine's locals for that reason; capture by value what it needs,
+// or keep the locals alive past the await, as the TaskGroup does for its children.
+#pragma once
+
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include <memory>
+#include <optional>
+#include <type_traits>
+
+#include "models/stackless-coroutines/runtime.hpp"
+
+namespace rosetta::coro {
+
+class Executor {
+public:
+    // threads workers, none kept for the calling thread: the loop never runs a job itself.
+    explicit Executor(int threads) : arena_(threads, 0) {}
+    // Waits for the jobs still running: none outlives the executor, nor posts to a dead loop.
+    ~Executor() {
+        arena_.execute([this] { jobs_.wait(); });
+    }
+    Executor(const Executor&) = delete;
+    Executor& operator=(const Executor&) = delete;
+
+    template <class F>
+    class Run;
+    // co_await executor.run(fn): fn() on a worker; its result here.
+    template <class F>
+    Run<F> run(F fn) {
+        return Run<F>(*this, std::move(fn));
+    }
+
+private:
+    tbb::task_arena arena_;
+    tbb::task_group jobs_;
+};
+
+template <class F>
+class Executor::Run final : public Waiter {
+public:
+    using Result = std::invoke_result_t<F&>;
+
+    Run(Executor& executor, F fn) : executor_(executor), job_(std::make_shared<Job>(std::move(fn))) {}
+    ~Run() { job_->waiter = nullptr; }
+    bool await_ready() noexcept { return false; }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        if (!start_waiting(*awaiting.promise().strand, awaiting)) return false;
+        submit();
+        return true;
+    }
+    Result await_resume() {
+        end_waiting();
+        if (job_->error) std::rethrow_exception(job_->error);
+        if constexpr (!std::is_void_v<Result>) return std::move(*job_->value);
+    }
+    void cancel() override {
+        if (cancelled) return;
+        cancelled = true;
+        job_->waiter = nullptr;  // the answer, when it comes, finds nobody
+        wake();
+    }
+
+private:
+    // Shared by the awaiting strand and the worker, so that either may be gone first.
+    struct Job {
+        explicit Job(F fn_) : fn(std::move(fn_)) {}
+        F fn;
+        std::optional<std::conditional_t<std::is_void_v<Result>, bool, Result>> value;
+        std::exception_ptr error;
+        Run* waiter = nullptr;  // on the loop's thread only
+    };
+
+    void submit() {
+        reactor::Reactor& reactor = strand->loop.reactor();
+        job_->waiter = this;
+        reactor.hold();  // the loop waits for the answer even with nothing else to wait for
+        std::shared_ptr<Job> job = job_;
+        executor_.arena_.execute([&] {
+            executor_.jobs_.run([job, &reactor] {
+                try {
+                    if constexpr (std::is_void_v<Result>) {
+                        job->fn();
+                        job->value.emplace(true);
+                    } else {
+                        job->value.emplace(job->fn());
+                    }
+                } catch (...) {
+                    job->error = std::current_exception();
+                }
+                // post()'s lock orders the writes above before the loop's reads.
+                reactor.post([job, &reactor] {
+                    reactor.release();
+                    if (Run* waiter = job->waiter) {
+                        job->waiter = nullptr;
+                        waiter->handle.resume();
+                    }
+                });
+            });
+        });
+    }
+
+    Executor& executor_;
+    std::shared_ptr<Job> job_;
+};
+
+}  // namespace rosetta::coro
