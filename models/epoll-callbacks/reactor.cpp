@@ -104,10 +104,17 @@ void Reactor::sift_down(std::size_t i) {
 }
 
 void Reactor::arm(Timer& timer, std::int64_t when_ns) {
-    if (timer.reactor_) disarm(timer);
-    timer.reactor_ = this;
     timer.when_ns_ = when_ns;
     timer.sequence_ = next_sequence_++;
+    if (timer.reactor_ == this) {
+        // Moved where it stands: one sift, where disarm and push would take two. A request's
+        // deadline moves so for every attempt, to a time later than all others.
+        sift_up(timer.index_);
+        sift_down(timer.index_);
+        return;
+    }
+    if (timer.reactor_) timer.reactor_->disarm(timer);
+    timer.reactor_ = this;
     heap_.push_back(&timer);
     timer.index_ = heap_.size() - 1;
     sift_up(timer.index_);
