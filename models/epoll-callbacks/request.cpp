@@ -34,6 +34,7 @@ void Request::abandon() {
 void Request::start_attempt() {
     state_ = State::connecting;  // not idle: abandon() or the end of the run would drop it
     if (depth_ >= max_depth) {
+        shared_.reactor.disarm(deadline_);  // the last attempt's, which must not fire meanwhile
         shared_.reactor.call_soon([this] {
             if (state_ != State::idle) start_attempt();
         });
