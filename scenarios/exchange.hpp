@@ -10,6 +10,7 @@
 //     while (!exchange.on_bytes(read_some())) {}          // on_eof() when the peer closes
 //     if (exchange.send_again(failure)) { new connection, send again }  // stale keep-alive
 //     Record r = exchange.end(failure);                   // failure empty when all went well
+//     exchange.restart(next_url, 1);                      // optional: the next attempt, reusing it
 #pragma once
 
 #include <memory>
@@ -45,6 +46,12 @@ public:
     Exchange(const ModelRun& run, std::string url, int attempt, TaskId who);
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
+
+    // The same exchange for another attempt, of this URL or another: as if made anew with the
+    // run and the TaskId it was made with (the clock starts again), but keeping what it
+    // allocated: the URL's and the request's bytes, the parser. A model that keeps one Exchange
+    // per request slot then allocates nothing per attempt (the crawl's link extractor aside).
+    void restart(std::string_view url, int attempt);
 
     const std::string& url() const { return url_; }
     int attempt() const { return attempt_; }
@@ -85,6 +92,8 @@ public:
     //   send, recv      -> timeout ("no complete response within T ms") when the deadline
     //                      passed, else reset ("recv: ECONNRESET")
     Record end(IoFailure failure = {});
+    // The same, written over a record the caller keeps (its strings' capacity reused).
+    void end(IoFailure failure, Record& into);
 
     // The connection may carry the next request: the response completed, both sides keep alive.
     bool connection_reusable() const;
@@ -95,8 +104,11 @@ public:
 private:
     ResponseParser parser();  // feeding checksum_ and links_
     void start_again();       // a fresh parse for a stale keep-alive resend
-    Record make_record(Outcome outcome, int status, std::string error);
+    void write_request();     // request_ for url_
+    void fill(Record& r, Outcome outcome, int status, std::string_view error);
 
+    std::string authority_;
+    std::string origin_prefix_;  // "http://" + authority_: see write_request
     std::string url_;
     int attempt_;
     bool keep_alive_;

@@ -68,6 +68,13 @@ std::string excerpt(std::string_view bytes) {
 }  // namespace
 
 std::string make_get_request(std::string_view authority, std::string_view target, bool keep_alive) {
+    std::string request;
+    write_get_request(request, authority, target, keep_alive);
+    return request;
+}
+
+void write_get_request(std::string& out, std::string_view authority, std::string_view target,
+                       bool keep_alive) {
     if (authority.empty() || std::ranges::any_of(authority, is_space_or_control))
         throw std::invalid_argument("make_get_request: authority is empty or not one token");
     if (!target.starts_with('/') || std::ranges::any_of(target, is_space_or_control))
@@ -80,12 +87,11 @@ std::string make_get_request(std::string_view authority, std::string_view target
     const std::string_view connection = keep_alive ? "keep-alive" : "close";
     constexpr std::string_view end = "\r\n\r\n";
 
-    std::string request;
-    request.reserve(get.size() + target.size() + host.size() + authority.size() + agent.size() +
-                    connection.size() + end.size());
-    request.append(get).append(target).append(host).append(authority).append(agent);
-    request.append(connection).append(end);
-    return request;
+    out.clear();
+    out.reserve(get.size() + target.size() + host.size() + authority.size() + agent.size() +
+                connection.size() + end.size());
+    out.append(get).append(target).append(host).append(authority).append(agent);
+    out.append(connection).append(end);
 }
 
 class ResponseParser::Impl {
@@ -94,6 +100,17 @@ public:
 
     State feed(std::string_view bytes);
     State feed_eof();
+    void reset() {
+        state_ = State::need_more;
+        status_ = 0;
+        keep_alive_ = false;
+        body_bytes_ = 0;
+        failure_ = Outcome::ok;
+        error_.clear();
+        extra_bytes_ = 0;
+        pending_.clear();
+        wire_.emplace(*this);
+    }
 
     State state_ = State::need_more;
     int status_ = 0;
@@ -287,6 +304,7 @@ ResponseParser& ResponseParser::operator=(ResponseParser&&) noexcept = default;
 
 ResponseParser::State ResponseParser::feed(std::string_view bytes) { return impl_->feed(bytes); }
 ResponseParser::State ResponseParser::feed_eof() { return impl_->feed_eof(); }
+void ResponseParser::reset() { impl_->reset(); }
 ResponseParser::State ResponseParser::state() const { return impl_->state_; }
 int ResponseParser::status() const { return impl_->status_; }
 bool ResponseParser::keep_alive() const {

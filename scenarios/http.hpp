@@ -24,6 +24,10 @@ namespace rosetta {
 // control byte; the authority is non-empty with neither. Anything else would let a bad URL
 // turn into a different request on the wire, so it throws std::invalid_argument instead.
 std::string make_get_request(std::string_view authority, std::string_view target, bool keep_alive);
+// The same bytes written over `out`, whose capacity is reused: for a model that sends many
+// requests from one buffer and wants no allocation per request.
+void write_get_request(std::string& out, std::string_view authority, std::string_view target,
+                       bool keep_alive);
 
 // An incremental parser of one HTTP/1.x response, fed the bytes exactly as they were read:
 // split anywhere, even one byte at a time. Body bytes go to the sink as they are parsed, with
@@ -53,6 +57,9 @@ public:
     // done or failed, further bytes are ignored and counted in extra_bytes(). An exception from
     // the sink leaves feed() and the parser must then be discarded.
     State feed(std::string_view bytes);
+    // Ready for another response, as a new parser with the same sink would be, keeping what it
+    // allocated (one allocation less per response, for a model that reuses its parser).
+    void reset();
     // The peer closed. Completes a close-delimited body (no Content-Length, not chunked);
     // anything else unfinished fails as truncated, including a close before any byte.
     State feed_eof();

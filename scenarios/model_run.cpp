@@ -15,10 +15,16 @@ std::string ModelRun::url_of(std::string_view path) const {
 }
 
 std::vector<std::string> ModelRun::download_urls() const {
-    // The order is the site's (seeded), so every model fetches the same sequence.
+    // The order is the site's (seeded), so every model fetches the same sequence. The site's
+    // paths ("/p/<id>") are already normal, so only the origin's part is normalised, once: one
+    // url_of() per page cost 2 us, 40 ms of a 20,000-page download, inside its measured time.
     Site site(SiteParams::from(spec_, origin_.authority));
+    std::string origin = url_of("/");
+    origin.pop_back();
     std::vector<std::string> urls;
-    for (const std::string& path : site.download_paths()) urls.push_back(url_of(path));
+    std::vector<std::string> paths = site.download_paths();
+    urls.reserve(paths.size());
+    for (const std::string& path : paths) urls.push_back(origin + path);
     return urls;
 }
 

@@ -1,27 +1,66 @@
-// Epoll-callbacks download: C requests on one reactor, one thread.
+// Epoll-callbacks download: C requests on one reactor, one thread (or on T reactors, T threads).
 //
 // Nothing here waits. Each of the C requests starts a URL and returns at once; the reactor
 // calls it back as its socket becomes ready, and when its URL is done it takes the next. The
 // loop ends when no request has anything left to wait for.
+//
+// --threads T: reactor i gets its share of C (reactors.hpp) and a contiguous slice of the URLs
+// in proportion to it, so each takes its next URL from its own slice without a lock. All they
+// share is whether any of them hit a limit, read once per URL.
+#include "models/epoll-callbacks/reactors.hpp"
 #include "models/epoll-callbacks/request.hpp"
 
 namespace rosetta {
 
+namespace {
+
+// One reactor and its share: the requests, the slice of URLs, the next one to start.
+struct Lane {
+    Lane(const ModelRun& run, int concurrency, std::atomic<bool>& limit_hit)
+        : concurrency(concurrency), shared(reactor, run, concurrency, limit_hit) {}
+    int concurrency;
+    reactor::Reactor reactor;
+    epoll_callbacks::Shared shared;
+    const std::string* next = nullptr;
+    const std::string* end = nullptr;
+    std::vector<std::unique_ptr<epoll_callbacks::Request>> requests;
+};
+
+}  // namespace
+
 Failure download(const ModelRun& run) {
     const std::vector<std::string> urls = run.download_urls();
-    reactor::Reactor reactor;
-    epoll_callbacks::Shared shared(reactor, run, run.spec().concurrency);
-    std::size_t next = 0;
-    auto take_next = [&](epoll_callbacks::Request& request, Fetched) {
-        if (!shared.limit && next < urls.size()) request.fetch(urls[next++]);
-    };
-    std::vector<std::unique_ptr<epoll_callbacks::Request>> requests;
-    for (int i = 0; i < run.spec().concurrency && next < urls.size(); ++i) {
-        requests.push_back(std::make_unique<epoll_callbacks::Request>(shared, i + 1, take_next));
-        requests.back()->fetch(urls[next++]);
+    const int concurrency = run.spec().concurrency;
+    const int count = epoll_callbacks::reactors_for(run.spec().threads, concurrency);
+    std::atomic<bool> limit_hit = false;
+    std::vector<std::unique_ptr<Lane>> lanes;
+    std::vector<reactor::Reactor*> reactors;
+    std::size_t dealt = 0, claimed = 0;
+    for (int i = 0; i < count; ++i) {
+        int share = epoll_callbacks::concurrency_share(concurrency, count, i);
+        lanes.push_back(std::make_unique<Lane>(run, share, limit_hit));
+        claimed += static_cast<std::size_t>(share);
+        const std::size_t until = urls.size() * claimed / static_cast<std::size_t>(concurrency);
+        lanes.back()->next = urls.data() + dealt;
+        lanes.back()->end = urls.data() + until;
+        dealt = until;
+        reactors.push_back(&lanes.back()->reactor);
     }
-    reactor.run();
-    return shared.limit;
+    epoll_callbacks::run_each_on_its_thread(reactors, [&](std::size_t i) {
+        Lane& lane = *lanes[i];
+        auto take_next = [&lane](epoll_callbacks::Request& request, const Fetched&) {
+            if (!lane.shared.limit_hit.load(std::memory_order_relaxed) && lane.next != lane.end)
+                request.fetch(*lane.next++);
+        };
+        for (int task = 1; task <= lane.concurrency && lane.next != lane.end; ++task) {
+            lane.requests.push_back(
+                std::make_unique<epoll_callbacks::Request>(lane.shared, task, take_next));
+            lane.requests.back()->fetch(*lane.next++);
+        }
+    });
+    for (const auto& lane : lanes)
+        if (lane->shared.limit) return lane->shared.limit;
+    return std::nullopt;
 }
 
 }  // namespace rosetta

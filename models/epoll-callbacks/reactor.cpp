@@ -1,5 +1,8 @@
 #include "models/epoll-callbacks/reactor.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <climits>
 #include <iterator>
@@ -25,8 +28,16 @@ Timer::~Timer() {
     if (reactor_) reactor_->disarm(*this);
 }
 
-Reactor::Reactor() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), events_(max_events) {
+Reactor::Reactor()
+    : epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      events_(max_events),
+      wakeup_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     check(bool(epoll_), "epoll_create1");
+    check(bool(wakeup_fd_), "eventfd");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<IoHandler*>(&wakeup_);
+    check(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_fd_.get(), &ev) == 0, "epoll_ctl ADD");
     now_ns_ = monotonic_ns();
 }
 
@@ -93,10 +104,17 @@ void Reactor::sift_down(std::size_t i) {
 }
 
 void Reactor::arm(Timer& timer, std::int64_t when_ns) {
-    if (timer.reactor_) disarm(timer);
-    timer.reactor_ = this;
     timer.when_ns_ = when_ns;
     timer.sequence_ = next_sequence_++;
+    if (timer.reactor_ == this) {
+        // Moved where it stands: one sift, where disarm and push would take two. A request's
+        // deadline moves so for every attempt, to a time later than all others.
+        sift_up(timer.index_);
+        sift_down(timer.index_);
+        return;
+    }
+    if (timer.reactor_) timer.reactor_->disarm(timer);
+    timer.reactor_ = this;
     heap_.push_back(&timer);
     timer.index_ = heap_.size() - 1;
     sift_up(timer.index_);
@@ -129,6 +147,30 @@ void Reactor::cancel(const Handle& handle) {
 }
 
 void Reactor::call_soon(std::function<void()> callback) { soon_.push_back(std::move(callback)); }
+
+void Reactor::post(std::function<void()> callback) {
+    bool first;
+    {
+        std::lock_guard lock(posted_mutex_);
+        first = posted_.empty();
+        posted_.push_back(std::move(callback));
+    }
+    // Only the first of a batch writes: the reactor takes the whole batch at once. A wakeup
+    // finding the batch already taken is harmless; one missed is impossible, because the
+    // reactor reads the eventfd before it takes the batch.
+    if (first) {
+        const std::uint64_t one = 1;
+        check(::write(wakeup_fd_.get(), &one, sizeof one) == sizeof one, "eventfd write");
+    }
+}
+
+void Reactor::Wakeup::on_events(std::uint32_t) {
+    std::uint64_t count;
+    (void)!::read(reactor_.wakeup_fd_.get(), &count, sizeof count);  // EAGAIN: already read
+    std::lock_guard lock(reactor_.posted_mutex_);
+    for (auto& callback : reactor_.posted_) reactor_.soon_.push_back(std::move(callback));
+    reactor_.posted_.clear();
+}
 
 int Reactor::timeout_ms() const {
     if (!soon_.empty()) return 0;
@@ -185,7 +227,7 @@ void Reactor::run_once() {
 
 void Reactor::run() {
     stopping_ = false;
-    while (!stopping_ && (watched_ > 0 || !heap_.empty() || !soon_.empty())) {
+    while (!stopping_ && (watched_ > 0 || !heap_.empty() || !soon_.empty() || holds_ > 0)) {
         try {
             run_once();
         } catch (...) {

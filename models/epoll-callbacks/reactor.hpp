@@ -5,10 +5,19 @@
 //     reactor.watch(fd, EPOLLOUT, &connection);   // connection.on_events(EPOLLOUT) when writable
 //     reactor.arm(deadline, connection.deadline_ns);  // deadline's callback at that time
 //     reactor.call_later(ms(100), [] { ... });
-//     reactor.run();   // until stop(), or nothing is watched, armed or queued
+//     reactor.run();   // until stop(), or nothing is watched, armed, queued or held
 //
 // One iteration of run(): epoll_wait no longer than the earliest timer; the ready descriptors'
-// handlers; the timers that are due, earliest first; the callbacks queued with call_soon.
+// handlers; the timers that are due, earliest first; the callbacks queued with call_soon (and
+// those posted from other threads, which join that queue).
+//
+// Everything is for the reactor's own thread but post(): several reactors, each on a thread
+// of its own (--threads), talk only through it. A reactor that may be posted to while it has
+// nothing of its own to wait for (a crawl's reactor whose requests all sit idle while another
+// reactor may still queue URLs) is kept in run() by hold(), until a posted callback calls
+// release(). post() takes the one lock in the reactor, once per call and never per I/O event:
+// the accepted cost is a mutex and an eventfd write per message between reactors, which a
+// crawl sends at most once per finished URL.
 //
 // Level-triggered: a handler that leaves bytes unread (a response ended, the rest is for the
 // next request) is told again on the next iteration rather than never, so no handler has to
@@ -26,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -97,12 +107,32 @@ public:
     // A callback on this iteration's end, after the I/O and the timers.
     void call_soon(std::function<void()> callback);
 
-    // Runs iterations until stop(), or until nothing is watched, armed or queued. Exceptions
-    // from handlers and callbacks propagate out of run(); the reactor stays usable.
+    // From any thread: a callback to run on the reactor's thread, in the order posted, after
+    // the I/O and the timers of the iteration that sees it (as call_soon's). Wakes a run()
+    // blocked in epoll_wait. Posted callbacks not run when the reactor is destroyed are dropped:
+    // run() does not wait for them, hold() does.
+    void post(std::function<void()> callback);
+    // Keeps run() running, waiting for posts, while holds are taken and not released. Both on
+    // the reactor's thread (or before run()): another thread releases by post().
+    void hold() { ++holds_; }
+    void release() { --holds_; }
+
+    // Runs iterations until stop(), or until nothing is watched, armed, queued or held.
+    // Exceptions from handlers and callbacks propagate out of run(); the reactor stays usable.
     void run();
     void stop() { stopping_ = true; }
 
 private:
+    // The eventfd post() writes: registered in the epoll set but not counted in watched().
+    class Wakeup final : public IoHandler {
+    public:
+        explicit Wakeup(Reactor& reactor) : reactor_(reactor) {}
+        void on_events(std::uint32_t events) override;
+
+    private:
+        Reactor& reactor_;
+    };
+
     void run_once();
     int timeout_ms() const;
     void fire_timers();
@@ -123,6 +153,11 @@ private:
     std::uint64_t next_sequence_ = 0;
     std::vector<std::function<void()>> soon_, running_soon_;
     std::unordered_map<Timer*, Handle> later_;  // call_later's, until they fire or are cancelled
+    int holds_ = 0;
+    Fd wakeup_fd_;
+    Wakeup wakeup_{*this};
+    std::mutex posted_mutex_;  // guards posted_, the only state other threads touch
+    std::vector<std::function<void()>> posted_;
 };
 
 }  // namespace rosetta::reactor

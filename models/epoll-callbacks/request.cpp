@@ -18,8 +18,8 @@ Request::Request(Shared& shared, std::uint64_t task, OnFetched on_fetched)
 
 Request::~Request() { abandon(); }
 
-void Request::fetch(std::string url) {
-    url_ = std::move(url);
+void Request::fetch(std::string_view url) {
+    url_.assign(url);
     attempt_ = 1;
     start_attempt();
 }
@@ -34,6 +34,7 @@ void Request::abandon() {
 void Request::start_attempt() {
     state_ = State::connecting;  // not idle: abandon() or the end of the run would drop it
     if (depth_ >= max_depth) {
+        shared_.reactor.disarm(deadline_);  // the last attempt's, which must not fire meanwhile
         shared_.reactor.call_soon([this] {
             if (state_ != State::idle) start_attempt();
         });
@@ -44,7 +45,11 @@ void Request::start_attempt() {
         int& depth;
         ~Leave() { --depth; }
     } leave{depth_};
-    exchange_.emplace(shared_.run, url_, attempt_, who_);
+    if (exchange_) {
+        exchange_->restart(url_, attempt_);
+    } else {
+        exchange_.emplace(shared_.run, url_, attempt_, who_);
+    }
     shared_.reactor.arm(deadline_, exchange_->deadline_ns());
     // Its own kept-alive connection first (still registered: no epoll_ctl), else the pool's.
     if (!connection_ && !shared_.idle.empty()) {
@@ -141,24 +146,28 @@ void Request::on_deadline() {
 void Request::end_try(IoFailure failure) {
     if (failure || !exchange_->connection_reusable()) close_connection();
     if (exchange_->send_again(failure)) return open_connection();  // stale keep-alive
-    shared_.reactor.disarm(deadline_);
-    Record record;
     try {
-        record = exchange_->end(failure);
+        exchange_->end(failure, fetched_.last);
     } catch (const LimitReached& e) {  // the client ran out of something: no more URLs start
         if (!shared_.limit) shared_.limit = e.what();
+        shared_.limit_hit.store(true, std::memory_order_relaxed);
         abandon();
+        if (shared_.on_limit) shared_.on_limit();
         return;
     }
-    if (shared_.run.record(record) == Next::retry) {
+    // The deadline stays armed into the next attempt or URL, whose arm() moves it: one heap
+    // update instead of a removal and an insertion. Disarmed only when nothing follows.
+    if (shared_.run.record(fetched_.last) == Next::retry) {
         ++attempt_;
         return start_attempt();
     }
-    Fetched fetched{std::move(record), exchange_->take_links()};
-    exchange_.reset();
+    fetched_.links = exchange_->take_links();
     state_ = State::idle;
-    on_fetched_(*this, std::move(fetched));
-    if (state_ == State::idle) park_connection();  // no next URL for it here
+    on_fetched_(*this, fetched_);
+    if (state_ == State::idle) {  // no next URL for it here
+        shared_.reactor.disarm(deadline_);
+        park_connection();
+    }
 }
 
 void Request::park_connection() {

@@ -15,6 +15,7 @@
 // later. The Exchange (scenarios/exchange.hpp) does all the deciding, as in every model.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -27,21 +28,30 @@ namespace rosetta::epoll_callbacks {
 
 // What the requests of one reactor share: the reactor, the run, the connections left open,
 // one read buffer (one thread: only one request reads at a time), and the first limit hit.
+// With --threads every reactor has its own: only limit_hit is the run's, read once per URL.
 struct Shared {
-    Shared(reactor::Reactor& reactor_, const ModelRun& run_, int capacity)
-        : reactor(reactor_), run(run_), idle_capacity(static_cast<std::size_t>(capacity)) {}
+    Shared(reactor::Reactor& reactor_, const ModelRun& run_, int capacity,
+           std::atomic<bool>& limit_hit_)
+        : reactor(reactor_),
+          run(run_),
+          idle_capacity(static_cast<std::size_t>(capacity)),
+          limit_hit(limit_hit_) {}
     reactor::Reactor& reactor;
     const ModelRun& run;
     std::vector<Fd> idle;  // kept-alive connections, at most idle_capacity
     std::size_t idle_capacity;
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
-    Failure limit;  // LimitReached's words: no new URL starts
+    Failure limit;                   // LimitReached's words: no new URL starts here
+    std::atomic<bool>& limit_hit;    // in any reactor of the run: no new URL starts anywhere
+    std::function<void()> on_limit;  // called (if set) once a request here hit a limit
 };
 
 class Request final : public reactor::IoHandler {
 public:
     enum class State { idle, connecting, sending, receiving };
-    using OnFetched = std::function<void(Request&, Fetched)>;
+    // The Fetched is the request's own, reused for its next URL: valid until fetch() is called
+    // again on this request (which on_fetched may do, once it has read what it needs).
+    using OnFetched = std::function<void(Request&, const Fetched&)>;
 
     // on_fetched runs each time a URL is done, and may call fetch() again on this request.
     Request(Shared& shared, std::uint64_t task, OnFetched on_fetched);
@@ -51,7 +61,7 @@ public:
 
     State state() const { return state_; }
     // Starts fetching url (every attempt, with retries). Precondition: idle.
-    void fetch(std::string url);
+    void fetch(std::string_view url);
     // Ends it without a record (the run is stopping): closes its connection, state idle.
     void abandon();
 
@@ -78,7 +88,11 @@ private:
     std::string url_;
     OnFetched on_fetched_;
     int attempt_ = 0;
+    // Made for the first attempt, restarted for every later one: one per request, not per
+    // attempt, so that an attempt allocates nothing (its URL, request bytes and parser reuse
+    // the previous attempt's).
     std::optional<Exchange> exchange_;
+    Fetched fetched_;  // the last URL's, reused likewise
     Fd connection_;
     // The events connection_ is registered for; 0: not registered (want() never asks for 0).
     std::uint32_t watching_ = 0;

@@ -1,7 +1,8 @@
 // The reactor on its own, deterministic: timers in time order and, at equal times, in arming
 // order; a disarmed or cancelled timer never fires; a descriptor's handler hears when it is
 // ready and never again after unwatch, even for an event fetched in the same iteration; run()
-// returns once nothing is watched, armed or queued, with nothing left registered.
+// returns once nothing is watched, armed, queued or held, with nothing left registered; post()
+// from another thread wakes a run() held open and runs its callbacks on the reactor's thread.
 #include "models/epoll-callbacks/reactor.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "scenarios/records.hpp"
@@ -202,4 +204,55 @@ TEST(Reactor, returns_from_run_at_stop_with_work_left) {
     reactor.run();
     EXPECT_LT(monotonic_ns() - t0, 1000 * ms);
     EXPECT_EQ(reactor.armed(), 1u);
+}
+
+TEST(Reactor, wakes_a_held_run_blocked_in_epoll_wait_when_another_thread_posts) {
+    Reactor reactor;
+    reactor.hold();  // nothing watched, armed or queued: only the hold keeps run() waiting
+    const auto reactor_thread = std::this_thread::get_id();
+    std::thread::id ran_on;
+    std::thread poster([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        reactor.post([&] {
+            ran_on = std::this_thread::get_id();
+            reactor.release();
+        });
+    });
+    const std::int64_t t0 = monotonic_ns();
+    reactor.run();
+    const std::int64_t waited = monotonic_ns() - t0;
+    poster.join();
+    EXPECT_EQ(ran_on, reactor_thread) << "a posted callback runs on the reactor's thread";
+    EXPECT_GE(waited, 15 * ms) << "run() waited for the post instead of returning at once";
+    EXPECT_LT(waited, 5000 * ms);
+    EXPECT_EQ(reactor.watched(), 0u) << "the wakeup descriptor is not counted as watched";
+}
+
+TEST(Reactor, runs_posted_callbacks_in_the_order_they_were_posted) {
+    Reactor reactor;
+    reactor.hold();
+    std::string order;
+    std::thread poster([&] {
+        for (char c : std::string("abcdefghij")) {
+            reactor.post([&order, c] { order += c; });
+            if (c == 'e') std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        reactor.post([&] { reactor.release(); });
+    });
+    reactor.run();
+    poster.join();
+    EXPECT_EQ(order, "abcdefghij");
+}
+
+TEST(Reactor, runs_a_callback_posted_before_run_started_and_returns_once_released) {
+    Reactor reactor;
+    reactor.hold();
+    bool ran = false;
+    reactor.post([&] {
+        ran = true;
+        reactor.release();
+    });
+    reactor.run();
+    EXPECT_TRUE(ran);
+    reactor.run();  // nothing held, watched, armed or queued: returns at once
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "scenarios/site.hpp"
+#include "scenarios/url.hpp"
 
 using namespace rosetta;
 
@@ -260,6 +261,59 @@ TEST(Exchange, gives_a_crawl_the_links_of_an_ok_page_and_nothing_otherwise) {
     download.on_bytes(response(page));
     download.end();
     EXPECT_TRUE(download.take_links().empty()) << "a download does not look for links";
+}
+
+TEST(Exchange, restarts_for_another_attempt_or_url_as_a_new_exchange_would) {
+    Fixture f;
+    f.spec.retries = 2;
+    Exchange reused(f.run(), url, 1, who);
+    reused.connected();
+    reused.on_bytes("HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\nno");
+    Record first;
+    reused.end({}, first);
+    EXPECT_EQ(first.outcome, Outcome::http_error);
+
+    const std::string other = "http://" + authority + "/p/2?x=1";
+    for (const std::string& next : {url, other}) {
+        reused.restart(next, 2);
+        Exchange fresh(f.run(), next, 2, who);
+        EXPECT_EQ(reused.url(), next);
+        EXPECT_EQ(reused.attempt(), 2);
+        EXPECT_EQ(reused.request(), fresh.request());
+        EXPECT_GE(reused.deadline_ns(), fresh.deadline_ns() - 1'000'000) << "the clock restarted";
+        EXPECT_TRUE(reused.send_again({Step::recv, ECONNRESET})) << "a fresh try may resend";
+        reused.on_bytes(response("hello"));
+        Record again = first;  // written over, strings and all
+        reused.end({}, again);
+        EXPECT_EQ(again.url, next);
+        EXPECT_EQ(again.attempt, 2);
+        EXPECT_EQ(again.outcome, Outcome::ok);
+        EXPECT_EQ(again.status, 200);
+        EXPECT_EQ(again.bytes, 5u);
+        EXPECT_EQ(again.error, "");
+        EXPECT_EQ(again.connected_ns, 0) << "nothing connected in this try";
+        EXPECT_TRUE(reused.connection_reusable());
+    }
+}
+
+TEST(Exchange, writes_the_target_of_a_url_not_of_its_own_origin_the_long_way) {
+    Fixture f;
+    for (const char* other : {"http://elsewhere.test/p/1", "http://127.0.0.1:4242?q=1",
+                              "http://127.0.0.1:4242/p/1#top", "http://127.0.0.1:42420/p/1"}) {
+        Exchange exchange(f.run(), other, 1, who);
+        EXPECT_EQ(exchange.request(), make_get_request(authority, request_target(other), true))
+            << other;
+    }
+}
+
+TEST(ModelRun, lists_the_download_urls_as_url_of_each_site_path_in_the_site_order) {
+    Fixture f;
+    f.spec.pages = 300;
+    ModelRun run = f.run();
+    Site site(SiteParams::from(f.spec, authority));
+    std::vector<std::string> expected;
+    for (const std::string& path : site.download_paths()) expected.push_back(run.url_of(path));
+    EXPECT_EQ(run.download_urls(), expected);
 }
 
 TEST(ModelRun, records_each_attempt_and_marks_the_last_one_final_in_the_same_step) {

@@ -520,6 +520,25 @@ TEST(ResponseParser, keeps_parsing_after_being_moved) {
     EXPECT_EQ(third.body_bytes(), chunked_body.size());
 }
 
+TEST(ResponseParser, parses_the_next_response_after_a_reset_as_a_new_parser_would) {
+    std::string body;
+    ResponseParser parser([&](std::string_view bytes) { body.append(bytes); });
+    EXPECT_EQ(parser.feed("HTTX/1.1 200 OK\r\n\r\n"), State::failed);
+    parser.reset();
+    EXPECT_EQ(parser.state(), State::need_more);
+    EXPECT_EQ(parser.status(), 0);
+    EXPECT_EQ(parser.error(), "");
+    const std::size_t half = chunked_response.size() / 2;
+    parser.feed(std::string_view(chunked_response).substr(0, half));
+    parser.reset();  // mid-response: what was buffered is gone too
+    body.clear();
+    EXPECT_EQ(parser.feed(chunked_response), State::done);
+    EXPECT_EQ(body, chunked_body) << "the same sink, fed again";
+    EXPECT_EQ(parser.body_bytes(), chunked_body.size());
+    EXPECT_EQ(parser.extra_bytes(), 0u);
+    EXPECT_TRUE(parser.keep_alive());
+}
+
 TEST(MakeGetRequest, writes_a_keep_alive_request) {
     EXPECT_EQ(make_get_request("127.0.0.1:8080", "/p/7", true),
               "GET /p/7 HTTP/1.1\r\n"
@@ -536,6 +555,13 @@ TEST(MakeGetRequest, writes_a_closing_request) {
               "User-Agent: concurrency-rosetta\r\n"
               "Connection: close\r\n"
               "\r\n");
+}
+
+TEST(MakeGetRequest, writes_the_same_bytes_over_a_reused_string) {
+    std::string out = "left over from a longer request than the next one";
+    write_get_request(out, "127.0.0.1:8080", "/p/7", true);
+    EXPECT_EQ(out, make_get_request("127.0.0.1:8080", "/p/7", true));
+    EXPECT_THROW(write_get_request(out, "host:1", "p/7", true), std::invalid_argument);
 }
 
 TEST(MakeGetRequest, refuses_a_target_or_authority_that_would_change_the_request) {
