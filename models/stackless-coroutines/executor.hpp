@@ -19,9 +19,10 @@
 #pragma once
 
 #include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -35,7 +36,8 @@ public:
     explicit Executor(int threads) : arena_(threads, 0) {}
     // Waits for the jobs still running: none outlives the executor, nor posts to a dead loop.
     ~Executor() {
-        arena_.execute([this] { jobs_.wait(); });
+        std::unique_lock lock(mutex_);
+        ended_.wait(lock, [this] { return running_ == 0; });
     }
     Executor(const Executor&) = delete;
     Executor& operator=(const Executor&) = delete;
@@ -49,8 +51,24 @@ public:
     }
 
 private:
+    // enqueue, not execute: the loop hands the job over and returns at once.
+    template <class Job>
+    void enqueue(Job job) {
+        {
+            std::lock_guard lock(mutex_);
+            ++running_;
+        }
+        arena_.enqueue([this, job = std::move(job)] {
+            job();
+            std::lock_guard lock(mutex_);
+            if (--running_ == 0) ended_.notify_all();
+        });
+    }
+
     tbb::task_arena arena_;
-    tbb::task_group jobs_;
+    std::mutex mutex_;  // guards running_, taken twice per job, never by the loop's I/O
+    std::condition_variable ended_;
+    int running_ = 0;
 };
 
 template <class F>
@@ -58,7 +76,8 @@ class Executor::Run final : public Waiter {
 public:
     using Result = std::invoke_result_t<F&>;
 
-    Run(Executor& executor, F fn) : executor_(executor), job_(std::make_shared<Job>(std::move(fn))) {}
+    Run(Executor& executor, F fn)
+        : executor_(executor), job_(std::make_shared<Job>(std::move(fn))) {}
     ~Run() { job_->waiter = nullptr; }
     bool await_ready() noexcept { return false; }
     template <class Promise>
@@ -94,26 +113,24 @@ private:
         job_->waiter = this;
         reactor.hold();  // the loop waits for the answer even with nothing else to wait for
         std::shared_ptr<Job> job = job_;
-        executor_.arena_.execute([&] {
-            executor_.jobs_.run([job, &reactor] {
-                try {
-                    if constexpr (std::is_void_v<Result>) {
-                        job->fn();
-                        job->value.emplace(true);
-                    } else {
-                        job->value.emplace(job->fn());
-                    }
-                } catch (...) {
-                    job->error = std::current_exception();
+        executor_.enqueue([job, &reactor] {
+            try {
+                if constexpr (std::is_void_v<Result>) {
+                    job->fn();
+                    job->value.emplace(true);
+                } else {
+                    job->value.emplace(job->fn());
                 }
-                // post()'s lock orders the writes above before the loop's reads.
-                reactor.post([job, &reactor] {
-                    reactor.release();
-                    if (Run* waiter = job->waiter) {
-                        job->waiter = nullptr;
-                        waiter->handle.resume();
-                    }
-                });
+            } catch (...) {
+                job->error = std::current_exception();
+            }
+            // post()'s lock orders the writes above before the loop's reads.
+            reactor.post([job, &reactor] {
+                reactor.release();
+                if (Run* waiter = job->waiter) {
+                    job->waiter = nullptr;
+                    waiter->handle.resume();
+                }
             });
         });
     }

@@ -10,8 +10,8 @@
 // without waiting, the awaiting coroutine carries on as after a call; if it waited, its end
 // resumes the awaiting coroutine by symmetric transfer (final_suspend returns the handle to
 // run next). Either way a loop of a hundred thousand awaits does not grow the stack. An
-// exception leaves a Task through the co_await that awaited it. A Task destroyed before it ran frees its frame
-// and runs none of its body.
+// exception leaves a Task through the co_await that awaited it. A Task destroyed before it ran
+// frees its frame and runs none of its body.
 //
 // A strand is what asyncio calls a Task and trio a task: one root coroutine spawned into a
 // TaskGroup and everything it co_awaits, one thing at a time. Cancelling a strand cancels

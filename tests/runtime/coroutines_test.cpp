@@ -6,10 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "models/stackless-coroutines/executor.hpp"
 #include "models/stackless-coroutines/runtime.hpp"
 #include "scenarios/records.hpp"
 
@@ -360,4 +365,80 @@ TEST(Coroutines, a_hundred_thousand_awaits_that_complete_at_once_do_not_grow_the
         co_return sum;
     };
     EXPECT_EQ(loop.run(count_to(100'000)), 4'200'000);
+}
+
+TEST(Coroutines, run_in_executor_computes_on_a_worker_while_the_loop_serves_other_strands) {
+    long before = frames_alive();
+    Loop loop;
+    std::promise<void> go;
+    std::shared_future<void> started = go.get_future().share();
+    std::thread::id worker;
+    {
+        Executor executor(1);
+        // Lets the job finish only once the loop has run this strand: if the job ran on the
+        // loop's thread, or the loop stalled while it ran, the job would time out.
+        auto release_the_job = [&]() -> Task<void> {
+            co_await sleep_for(1 * ms);
+            go.set_value();
+        };
+        auto main_task = [&]() -> Task<int> {
+            TaskGroup group(loop);
+            group.spawn(release_the_job());
+            int result = co_await executor.run([&] {
+                worker = std::this_thread::get_id();
+                bool released =
+                    started.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+                return released ? 7 : -1;
+            });
+            co_await group.join();
+            co_return result;
+        };
+        EXPECT_EQ(loop.run(main_task()), 7);
+    }
+    EXPECT_NE(worker, std::this_thread::get_id());
+    EXPECT_EQ(frames_alive(), before);
+}
+
+TEST(Coroutines, run_in_executor_brings_back_the_exception_of_the_work) {
+    Loop loop;
+    Executor executor(1);
+    auto main_task = [&]() -> Task<void> {
+        co_await executor.run([]() -> int { throw std::invalid_argument("bad page"); });
+    };
+    EXPECT_THROW(loop.run(main_task()), std::invalid_argument);
+}
+
+TEST(Coroutines,
+     a_cancelled_run_in_executor_resumes_at_once_and_the_work_still_ends_before_the_executor) {
+    Loop loop;
+    std::atomic<bool> finished{false};
+    std::promise<void> go;
+    std::shared_future<void> released = go.get_future().share();
+    bool cancelled = false;
+    {
+        Executor executor(1);
+        auto work = [&]() -> Task<void> {
+            try {
+                co_await executor.run([&] {
+                    released.wait_for(std::chrono::seconds(10));
+                    finished = true;
+                });
+            } catch (const Cancelled&) {
+                cancelled = true;
+                throw;
+            }
+        };
+        auto main_task = [&]() -> Task<void> {
+            TaskGroup group(loop);
+            group.spawn(work());
+            co_await sleep_for(2 * ms);
+            group.cancel();
+            co_await group.join();  // the strand ended though the work has not
+            EXPECT_FALSE(finished);
+            go.set_value();
+        };
+        loop.run(main_task());
+        EXPECT_TRUE(cancelled);
+    }  // the executor waits for the work
+    EXPECT_TRUE(finished);
 }
