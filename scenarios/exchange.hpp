@@ -52,6 +52,11 @@ public:
     // allocated: the URL's and the request's bytes, the parser. A model that keeps one Exchange
     // per request slot then allocates nothing per attempt (the crawl's link extractor aside).
     void restart(std::string_view url, int attempt);
+    // The same for another task (a model whose tasks take exchanges from a pool).
+    void restart(std::string_view url, int attempt, TaskId who) {
+        who_ = who;
+        restart(url, attempt);
+    }
 
     const std::string& url() const { return url_; }
     int attempt() const { return attempt_; }

@@ -101,11 +101,24 @@ coro::Task<Record> fetch(Shared& shared, SocketPtr& connection, Exchange& exchan
 
 coro::Task<Fetched> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
                               TaskId who) {
+    // One exchange for every attempt, from the pool of those that ended; back to it at the end
+    // (not when an exception unwinds: that one is simply freed).
+    std::unique_ptr<Exchange> exchange;
+    if (shared.exchanges.empty()) {
+        exchange = std::make_unique<Exchange>(shared.run, url, 1, who);
+    } else {
+        exchange = std::move(shared.exchanges.back());
+        shared.exchanges.pop_back();
+        exchange->restart(url, 1, who);
+    }
     for (int attempt = 1;; ++attempt) {
-        Exchange exchange(shared.run, url, attempt, who);
-        Record record = co_await fetch(shared, connection, exchange);
-        if (shared.run.record(record) == Next::done)
-            co_return Fetched{std::move(record), exchange.take_links()};
+        if (attempt > 1) exchange->restart(url, attempt);
+        Record record = co_await fetch(shared, connection, *exchange);
+        if (shared.run.record(record) == Next::done) {
+            Fetched fetched{std::move(record), exchange->take_links()};
+            shared.exchanges.push_back(std::move(exchange));
+            co_return fetched;
+        }
     }
 }
 

@@ -18,8 +18,10 @@ namespace rosetta::stackless_coroutines {
 using SocketPtr = std::unique_ptr<coro::Socket>;
 
 // What the coroutines of one loop share: the loop, the run, the kept-alive connections not
-// in use (at most capacity), and one read buffer (one thread: a recv's bytes go to its
-// exchange before the coroutine can suspend, so no two ever need it at once).
+// in use (at most capacity), the exchanges of the fetches that ended (a fetch reuses one: its
+// URL and request bytes, its parser, without allocating), and one read buffer (one thread: a
+// recv's bytes go to its exchange before the coroutine can suspend, so no two ever need it
+// at once).
 struct Shared {
     Shared(coro::Loop& loop_, const ModelRun& run_, int capacity)
         : loop(loop_), run(run_), capacity(static_cast<std::size_t>(capacity)) {}
@@ -30,6 +32,7 @@ struct Shared {
     const ModelRun& run;
     std::vector<SocketPtr> idle;
     std::size_t capacity;
+    std::vector<std::unique_ptr<Exchange>> exchanges;
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
 };
 
