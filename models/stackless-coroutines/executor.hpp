@@ -72,7 +72,7 @@ private:
 };
 
 template <class F>
-class Executor::Run final : public Waiter {
+class Executor::Run final : public Awaitable<Run<F>> {
 public:
     using Result = std::invoke_result_t<F&>;
 
@@ -80,25 +80,26 @@ public:
         : executor_(executor), job_(std::make_shared<Job>(std::move(fn))) {}
     ~Run() { job_->waiter = nullptr; }
     bool await_ready() noexcept { return false; }
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        if (!start_waiting(*awaiting.promise().strand, awaiting)) return false;
-        submit();
-        return true;
-    }
     Result await_resume() {
-        end_waiting();
+        this->end_waiting();
         if (job_->error) std::rethrow_exception(job_->error);
         if constexpr (!std::is_void_v<Result>) return std::move(*job_->value);
     }
     void cancel() override {
-        if (cancelled) return;
-        cancelled = true;
+        if (this->cancelled) return;
+        this->cancelled = true;
         job_->waiter = nullptr;  // the answer, when it comes, finds nobody
-        wake();
+        this->wake();
     }
 
 private:
+    friend Awaitable<Run<F>>;
+    bool suspend(Strand& strand_, std::coroutine_handle<> awaiting) {
+        if (!this->start_waiting(strand_, awaiting)) return false;
+        submit();
+        return true;
+    }
+
     // Shared by the awaiting strand and the worker, so that either may be gone first.
     struct Job {
         explicit Job(F fn_) : fn(std::move(fn_)) {}
@@ -109,7 +110,7 @@ private:
     };
 
     void submit() {
-        reactor::Reactor& reactor = strand->loop.reactor();
+        reactor::Reactor& reactor = this->strand->loop.reactor();
         job_->waiter = this;
         reactor.hold();  // the loop waits for the answer even with nothing else to wait for
         std::shared_ptr<Job> job = job_;

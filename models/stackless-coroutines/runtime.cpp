@@ -315,13 +315,14 @@ TaskGroup::Join::~Join() {
     if (group_.joiner_ == this) group_.joiner_ = nullptr;
 }
 
-void TaskGroup::Join::suspend(Strand& strand_, std::coroutine_handle<> awaiting) {
+bool TaskGroup::Join::suspend(Strand& strand_, std::coroutine_handle<> awaiting) {
     // Suspends even when cancelled already: the children are cancelled and waited for first.
     handle = awaiting;
     strand = &strand_;
     strand_.waiter = this;
     group_.joiner_ = this;
     if (strand_.cancelled()) cancel();
+    return true;
 }
 
 void TaskGroup::Join::cancel() {

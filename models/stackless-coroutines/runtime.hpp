@@ -72,20 +72,17 @@ class Socket;
 
 // co_await socket.readable() / writable(): until the kernel says so (or an error or hang-up,
 // which the next recv/send reports).
-class IoWait final : public Waiter {
+class IoWait final : public Awaitable<IoWait> {
 public:
     IoWait(Socket& socket, std::uint32_t events) : socket_(socket), events_(events) {}
     ~IoWait();
     bool await_ready() noexcept { return false; }
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        return suspend(*awaiting.promise().strand, awaiting);
-    }
     void await_resume() { end_waiting(); }
     void cancel() override;
 
 private:
     friend class Socket;
+    friend Awaitable;
     bool suspend(Strand& strand, std::coroutine_handle<> awaiting);
     Socket& socket_;
     std::uint32_t events_;
@@ -124,19 +121,16 @@ private:
 // ---- Time -----------------------------------------------------------------------------------
 
 // co_await sleep_until(when_ns) / sleep_for(ns): a timer on the reactor, nothing allocated.
-class Sleep final : public Waiter {
+class Sleep final : public Awaitable<Sleep> {
 public:
     Sleep(std::int64_t ns, bool relative)
         : ns_(ns), relative_(relative), timer_([this] { handle.resume(); }) {}
     bool await_ready() noexcept { return false; }
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-        return suspend(*awaiting.promise().strand, awaiting);
-    }
     void await_resume() { end_waiting(); }
     void cancel() override;
 
 private:
+    friend Awaitable;
     bool suspend(Strand& strand, std::coroutine_handle<> awaiting);
     std::int64_t ns_;
     bool relative_;
@@ -202,20 +196,17 @@ public:
     bool failed() const { return bool(error_); }
     std::size_t size() const { return size_; }
 
-    class Join final : public Waiter {
+    class Join final : public Awaitable<Join> {
     public:
         explicit Join(TaskGroup& group) : group_(group) {}
         ~Join();
         bool await_ready() noexcept { return group_.size_ == 0; }
-        template <class Promise>
-        void await_suspend(std::coroutine_handle<Promise> awaiting) {
-            suspend(*awaiting.promise().strand, awaiting);
-        }
         void await_resume();
         void cancel() override;
 
     private:
-        void suspend(Strand& strand, std::coroutine_handle<> awaiting);
+        friend Awaitable;
+        bool suspend(Strand& strand, std::coroutine_handle<> awaiting);
         TaskGroup& group_;
     };
     Join join() { return Join(*this); }
@@ -255,20 +246,17 @@ public:
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
 
-    class Acquire final : public Waiter {
+    class Acquire final : public Awaitable<Acquire> {
     public:
         explicit Acquire(Semaphore& semaphore) : semaphore_(semaphore) {}
         ~Acquire();
         bool await_ready() noexcept;
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-            return suspend(*awaiting.promise().strand, awaiting);
-        }
         Permit await_resume();
         void cancel() override;
 
     private:
         friend class Semaphore;
+        friend Awaitable;
         bool suspend(Strand& strand, std::coroutine_handle<> awaiting);
         Semaphore& semaphore_;
         bool granted_ = false;  // holds a permit not yet handed to its coroutine
@@ -290,18 +278,15 @@ public:
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
 
-    class Wait final : public Waiter {
+    class Wait final : public Awaitable<Wait> {
     public:
         explicit Wait(Event& event) : event_(event) {}
         bool await_ready() noexcept { return event_.set_; }
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> awaiting) {
-            return suspend(*awaiting.promise().strand, awaiting);
-        }
         void await_resume() { end_waiting(); }
         void cancel() override;
 
     private:
+        friend Awaitable;
         bool suspend(Strand& strand, std::coroutine_handle<> awaiting);
         Event& event_;
     };

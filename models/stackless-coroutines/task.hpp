@@ -89,6 +89,17 @@ private:
     std::uint64_t pass_ = 0;  // the loop's drain pass it was woken in
 };
 
+// The await_suspend of every awaitable here: the awaiting coroutine's strand and handle go to
+// Derived::suspend(strand, awaiting), which returns false to carry on without suspending.
+template <class Derived>
+class Awaitable : public Waiter {
+public:
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> awaiting) {
+        return static_cast<Derived&>(*this).suspend(*awaiting.promise().strand, awaiting);
+    }
+};
+
 // A FIFO of waiters, linked through the waiters themselves: queuing allocates nothing.
 class WaitQueue {
 public:
