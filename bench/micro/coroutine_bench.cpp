@@ -8,10 +8,18 @@
 // the frame pool while N fetches wait on an in-process origin's think time. That is the
 // "stack" of a coroutine: the thread-per-task model gives each task 256 KiB of address space
 // and touches tens of KiB of it.
+//
+// run_in_executor, and when it pays: BM_executor_round_trip is the price of handing nothing to
+// a TBB worker and having the answer posted back; BM_links_on_the_loop / _on_the_executor
+// extract the links of 8 pages of N KiB on the loop's thread one after the other, or as 8
+// jobs on a 2-worker executor gathered by the loop. Offloading pays once a page's extraction
+// is well above the round trip and a core is free for the workers.
 #include <benchmark/benchmark.h>
 
 #include "bench/origin/origin.hpp"
+#include "models/stackless-coroutines/executor.hpp"
 #include "models/stackless-coroutines/fetch.hpp"
+#include "scenarios/links.hpp"
 
 namespace {
 
@@ -90,5 +98,61 @@ void BM_frames_of_a_suspended_fetch(benchmark::State& state) {
     state.counters["frame_bytes_per_fetch"] = bytes_per_fetch;
 }
 BENCHMARK(BM_frames_of_a_suspended_fetch)->Arg(100)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+void BM_executor_round_trip(benchmark::State& state) {
+    Loop loop;
+    Executor executor(1);
+    auto round_trips = [&](int n) -> Task<long> {
+        long sum = 0;
+        for (int i = 0; i < n; ++i) sum += co_await executor.run([] { return 1; });
+        co_return sum;
+    };
+    for (auto _ : state) benchmark::DoNotOptimize(loop.run(round_trips(100)));
+    state.SetItemsProcessed(state.iterations() * 100);
+}
+BENCHMARK(BM_executor_round_trip)->UseRealTime();
+
+// A page of about kib KiB: paragraphs of words with a link every few hundred bytes.
+std::string make_page(std::int64_t kib) {
+    std::string page = "<html><head><title>t</title></head><body>";
+    for (int i = 0; page.size() < static_cast<std::size_t>(kib) * 1024; ++i) {
+        page += "<p>the origin serves pages of plain words and links that every model fetches ";
+        page += "<a href=\"/p/" + std::to_string(i % 1000) + "\">page</a> under a budget.</p>\n";
+    }
+    return page + "</body></html>";
+}
+
+constexpr int pages_per_run = 8;
+constexpr std::string_view page_url = "http://127.0.0.1:8080/p/1";
+
+void BM_links_on_the_loop(benchmark::State& state) {
+    const std::string page = make_page(state.range(0));
+    Loop loop;
+    auto extract_all = [&]() -> Task<std::size_t> {
+        std::size_t links = 0;
+        for (int i = 0; i < pages_per_run; ++i) links += extract_links(page, page_url).size();
+        co_return links;
+    };
+    for (auto _ : state) benchmark::DoNotOptimize(loop.run(extract_all()));
+    state.SetItemsProcessed(state.iterations() * pages_per_run);
+}
+BENCHMARK(BM_links_on_the_loop)->Arg(16)->Arg(256)->Arg(1024)->UseRealTime();
+
+void BM_links_on_the_executor(benchmark::State& state) {
+    const std::string page = make_page(state.range(0));
+    Loop loop;
+    Executor executor(2);
+    auto extract = [&]() -> Task<std::size_t> {
+        co_return co_await executor.run([&] { return extract_links(page, page_url).size(); });
+    };
+    auto extract_all = [&]() -> Task<std::vector<std::size_t>> {
+        std::vector<Task<std::size_t>> jobs;
+        for (int i = 0; i < pages_per_run; ++i) jobs.push_back(extract());
+        co_return co_await gather(std::move(jobs));
+    };
+    for (auto _ : state) benchmark::DoNotOptimize(loop.run(extract_all()));
+    state.SetItemsProcessed(state.iterations() * pages_per_run);
+}
+BENCHMARK(BM_links_on_the_executor)->Arg(16)->Arg(256)->Arg(1024)->UseRealTime();
 
 }  // namespace
