@@ -19,10 +19,9 @@
 #pragma once
 
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -32,12 +31,13 @@ namespace rosetta::coro {
 
 class Executor {
 public:
-    // threads workers, none kept for the calling thread: the loop never runs a job itself.
-    explicit Executor(int threads) : arena_(threads, 0) {}
+    // threads workers, and one slot kept for the loop's thread, so that handing a job over
+    // never waits for a worker to be free (TBB's own limit, cores - 1 workers by default, may
+    // give fewer).
+    explicit Executor(int threads) : arena_(threads + 1, 1) {}
     // Waits for the jobs still running: none outlives the executor, nor posts to a dead loop.
     ~Executor() {
-        std::unique_lock lock(mutex_);
-        ended_.wait(lock, [this] { return running_ == 0; });
+        arena_.execute([this] { jobs_.wait(); });
     }
     Executor(const Executor&) = delete;
     Executor& operator=(const Executor&) = delete;
@@ -51,24 +51,16 @@ public:
     }
 
 private:
-    // enqueue, not execute: the loop hands the job over and returns at once.
+    // Spawned from the loop's slot, taken by a worker; the loop returns at once. (TBB's
+    // task_arena::enqueue would do too, but its hand-over happens inside libtbb, where
+    // ThreadSanitizer cannot see it.)
     template <class Job>
     void enqueue(Job job) {
-        {
-            std::lock_guard lock(mutex_);
-            ++running_;
-        }
-        arena_.enqueue([this, job = std::move(job)] {
-            job();
-            std::lock_guard lock(mutex_);
-            if (--running_ == 0) ended_.notify_all();
-        });
+        arena_.execute([&] { jobs_.run(std::move(job)); });
     }
 
     tbb::task_arena arena_;
-    std::mutex mutex_;  // guards running_, taken twice per job, never by the loop's I/O
-    std::condition_variable ended_;
-    int running_ = 0;
+    tbb::task_group jobs_;
 };
 
 template <class F>
