@@ -27,7 +27,38 @@
 
 #include "models/stackless-coroutines/runtime.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace rosetta::coro {
+
+// ThreadSanitizer cannot see TBB hand a task to a worker: that happens inside libtbb, which is
+// not instrumented, so it would report everything the job reads (its captures, the state the
+// loop made for it) as written by one thread and read by another without synchronisation.
+// The hand-over is told to it here: released where TBB has made its copy of the job, acquired
+// where the worker starts it. Without ThreadSanitizer this is nothing.
+template <class Job>
+class HandedOver {
+public:
+    explicit HandedOver(Job job) : job_(std::move(job)) {}
+    HandedOver(const HandedOver& other) : job_(other.job_) { release(); }
+    HandedOver(HandedOver&& other) noexcept : job_(std::move(other.job_)) { release(); }
+    void operator()() const {
+#if defined(__SANITIZE_THREAD__)
+        __tsan_acquire(const_cast<HandedOver*>(this));
+#endif
+        job_();
+    }
+
+private:
+    void release() {
+#if defined(__SANITIZE_THREAD__)
+        __tsan_release(this);
+#endif
+    }
+    Job job_;
+};
 
 class Executor {
 public:
@@ -56,7 +87,7 @@ private:
     // ThreadSanitizer cannot see it.)
     template <class Job>
     void enqueue(Job job) {
-        arena_.execute([&] { jobs_.run(std::move(job)); });
+        arena_.execute([&] { jobs_.run(HandedOver<Job>(std::move(job))); });
     }
 
     tbb::task_arena arena_;
