@@ -1,8 +1,11 @@
 // The main of every model executable (rosetta-<id>): parse the spec, run the model's download
-// or crawl, stream the records, print the model-side result. Compiled once per model with
-// ROSETTA_MODEL_ID set; the model itself only provides download() and crawl().
+// or crawl, stream the records, print the model-side result. Compiled once for every model
+// (its options and JSON take as long to compile as a small model); each executable adds only
+// its id, a one-line file models/CMakeLists.txt generates. The model itself only provides
+// download() and crawl().
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,9 +15,8 @@
 #include "scenarios/model.hpp"
 #include "scenarios/output.hpp"
 
-#ifndef ROSETTA_MODEL_ID
-#error "ROSETTA_MODEL_ID must name the model"
-#endif
+// The model's id ("blocking"), defined in the file generated for each model executable.
+extern const char rosetta_model_id[];
 
 namespace {
 
@@ -27,12 +29,13 @@ namespace {
 
 int main(int argc, char** argv) {
     using namespace rosetta;
+    const std::string id = rosetta_model_id;
     Spec spec;
     CLI::App app{fmt::format("Concurrency Rosetta model '{}': runs the download or crawl scenario "
                              "against an origin and prints the model-side result. Usually started "
                              "by `rosetta run`.",
-                             ROSETTA_MODEL_ID),
-                 "rosetta-" ROSETTA_MODEL_ID};
+                             id),
+                 "rosetta-" + id};
     add_spec_options(app, spec);
     parse_command_line(app, argc, argv, &spec);
     const std::string program = app.get_name();
@@ -79,7 +82,7 @@ int main(int argc, char** argv) {
     RunTotals totals = recorder->totals();
     Rates rates = rates_of(totals, wall_s);
     nlohmann::json result = {
-        {"model", ROSETTA_MODEL_ID},
+        {"model", id},
         {"scenario", to_string(spec.scenario)},
         {"completed", !failure},
         {"failure", failure ? nlohmann::json(*failure) : nlohmann::json(nullptr)},
@@ -102,9 +105,9 @@ int main(int argc, char** argv) {
         std::cout << result.dump() << std::endl;
     } else {
         std::cout << fmt::format(
-            "{} {}: {} URLs, {} requests in {:.3f} s ({:.0f} req/s, {:.0f} URLs/s){}\n",
-            ROSETTA_MODEL_ID, to_string(spec.scenario), totals.urls, totals.requests, wall_s,
-            rates.throughput_rps, rates.urls_per_s,
+            "{} {}: {} URLs, {} requests in {:.3f} s ({:.0f} req/s, {:.0f} URLs/s){}\n", id,
+            to_string(spec.scenario), totals.urls, totals.requests, wall_s, rates.throughput_rps,
+            rates.urls_per_s,
             result["failure"].is_null() ? ""
                                         : " - failed: " + result["failure"].get<std::string>());
         std::cout << "outcomes: " << result["outcomes"].dump()

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
+// Declared only: the full JSON header costs seconds of compile time in each of the many files
+// that include this one; the files that build or read JSON include <nlohmann/json.hpp>.
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 

@@ -2,12 +2,19 @@
 // (`rosetta run`, `rosetta origin`, each `rosetta-<id>`), so a model never sees argv.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+// CLI11 is declared, not included: its single header costs seconds of compile time in every
+// file that includes it (it defines objects at namespace scope, so each one generates their
+// code), and nearly every file includes this one. Files that build a CLI::App include
+// <CLI/CLI.hpp> themselves.
+namespace CLI {
+class App;
+}
 
 namespace rosetta {
 

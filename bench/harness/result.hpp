@@ -2,7 +2,7 @@
 // the human summary, and the exit code it maps to.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "bench/harness/run.hpp"

@@ -1,7 +1,7 @@
 // `rosetta run`: one model, one scenario, measured from outside and verified.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "scenarios/spec.hpp"

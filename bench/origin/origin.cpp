@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
 

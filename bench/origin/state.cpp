@@ -1,5 +1,7 @@
 #include "bench/origin/state.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "bench/origin/reply.hpp"
 
 namespace rosetta::origin {

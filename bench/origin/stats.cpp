@@ -1,5 +1,7 @@
 #include "bench/origin/stats.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "scenarios/site.hpp"
 
 namespace rosetta::origin {
