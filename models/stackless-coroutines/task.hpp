@@ -1,7 +1,7 @@
 // Task<T>: a C++20 coroutine that returns a T, and the few things every wait needs to know
 // about the coroutine that waits: its strand (which cancellation reaches it) and where to
-// resume it. The waits themselves (sockets, sleep, Semaphore, TaskGroup, timeout) are in
-// runtime.hpp; this file is only the coroutine type.
+// resume it. The waits themselves are in loop.hpp (TaskGroup), io.hpp (sockets, sleep,
+// timeout_at) and sync.hpp (Semaphore, Event); this file is only the coroutine type.
 //
 //     Task<int> answer() { co_return 42; }
 //     Task<int> twice() { co_return 2 * co_await answer(); }   // answer() starts here
