@@ -14,6 +14,8 @@ namespace rosetta {
 
 namespace {
 
+constexpr int start_batch_size = 64;
+
 // One reactor and its share: the requests, the slice of URLs, the next one to start.
 struct Lane {
     Lane(const ModelRun& run, int concurrency, std::atomic<bool>& limit_hit)
@@ -24,6 +26,7 @@ struct Lane {
     const std::string* next = nullptr;
     const std::string* end = nullptr;
     std::vector<std::unique_ptr<epoll_callbacks::Request>> requests;
+    std::function<void()> start_batch;  // starts the next requests, up to C
 };
 
 }  // namespace
@@ -51,12 +54,25 @@ Failure download(const ModelRun& run) {
         auto take_next = [&lane](epoll_callbacks::Request& request, const Fetched&) {
             if (!lane.shared.limit_hit.load(std::memory_order_relaxed) && lane.next != lane.end)
                 request.fetch(*lane.next++);
+            else  // no URL will start here again: close as requests end, not all at the end
+                lane.shared.idle_capacity = 0;
         };
-        for (int task = 1; task <= lane.concurrency && lane.next != lane.end; ++task) {
-            lane.requests.push_back(
-                std::make_unique<epoll_callbacks::Request>(lane.shared, task, take_next));
-            lane.requests.back()->fetch(*lane.next++);
-        }
+        // The C requests start a batch per loop iteration, not all before the first
+        // epoll_wait: at C=10,000 the connects alone take 0.4 s, and the first connected would
+        // wait that long to send.
+        lane.start_batch = [&lane, take_next] {
+            for (int started = 0; started < start_batch_size; ++started) {
+                const int task = static_cast<int>(lane.requests.size()) + 1;
+                if (task > lane.concurrency || lane.next == lane.end ||
+                    lane.shared.limit_hit.load(std::memory_order_relaxed))
+                    return;
+                lane.requests.push_back(
+                    std::make_unique<epoll_callbacks::Request>(lane.shared, task, take_next));
+                lane.requests.back()->fetch(*lane.next++);
+            }
+            lane.reactor.call_soon([&lane] { lane.start_batch(); });
+        };
+        lane.start_batch();
     });
     for (const auto& lane : lanes)
         if (lane->shared.limit) return lane->shared.limit;

@@ -182,8 +182,14 @@ int Reactor::timeout_ms() const {
     return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
+// Fires the timers due now that were armed before this pass began. One armed by a callback here
+// (a sleep of 0, a timer re-armed for now) waits for the next iteration, after an epoll_wait, so
+// a coroutine that sleeps 0 to give the loop a turn does give it one. Ties in the heap go by
+// arming order, so every timer before the first new one is an old one.
 void Reactor::fire_timers() {
-    while (!heap_.empty() && heap_.front()->when_ns_ <= now_ns_) {
+    const std::uint64_t armed_before = next_sequence_;
+    while (!heap_.empty() && heap_.front()->when_ns_ <= now_ns_ &&
+           heap_.front()->sequence_ < armed_before) {
         Timer* timer = heap_.front();
         disarm(*timer);
         Handle keep;  // a call_later timer lives until its callback has returned

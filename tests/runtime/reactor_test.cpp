@@ -1,8 +1,9 @@
 // The reactor on its own, deterministic: timers in time order and, at equal times, in arming
-// order; a disarmed or cancelled timer never fires; a descriptor's handler hears when it is
-// ready and never again after unwatch, even for an event fetched in the same iteration; run()
-// returns once nothing is watched, armed, queued or held, with nothing left registered; post()
-// from another thread wakes a run() held open and runs its callbacks on the reactor's thread.
+// order; one armed for now by a timer's callback only after the next epoll_wait; a disarmed or
+// cancelled timer never fires; a descriptor's handler hears when it is ready and never again after
+// unwatch, even for an event fetched in the same iteration; run() returns once nothing is watched,
+// armed, queued or held, with nothing left registered; post() from another thread wakes a run()
+// held open and runs its callbacks on the reactor's thread.
 #include "models/epoll-callbacks/reactor.hpp"
 
 #include <gtest/gtest.h>
@@ -62,6 +63,32 @@ TEST(Reactor, fires_timers_in_time_order_and_equal_times_in_arming_order) {
     EXPECT_EQ(order, "a12c");
     EXPECT_GE(monotonic_ns(), t0 + 30 * ms) << "a timer never fires early";
     EXPECT_EQ(reactor.armed(), 0u);
+}
+
+TEST(Reactor, fires_a_timer_armed_for_now_by_a_timer_only_after_the_next_epoll_wait) {
+    // A sleep of 0 must give the loop a turn: a timer armed for "now" inside a timer's callback
+    // waits for the next iteration, so I/O that became ready meanwhile is handled first.
+    Reactor reactor;
+    Pair pair;
+    Handler reader;
+    std::string order;
+    reader.then = [&](std::uint32_t) {
+        order += 'r';
+        reactor.unwatch(pair.b.get(), &reader);
+    };
+    reactor.watch(pair.b.get(), EPOLLIN, &reader);
+    int rounds = 0;
+    Timer again([&] { order += 'b'; });
+    Timer first([&] {
+        order += 'a';
+        ++rounds;
+        ASSERT_EQ(::write(pair.a.get(), "x", 1), 1);  // b is readable from now on
+        reactor.arm(again, reactor.now());
+    });
+    reactor.arm(first, reactor.now() + 1 * ms);
+    reactor.run();
+    EXPECT_EQ(order, "arb");
+    EXPECT_EQ(rounds, 1);
 }
 
 TEST(Reactor, never_fires_a_disarmed_a_moved_or_a_cancelled_timer_early) {
