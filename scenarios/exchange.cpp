@@ -52,13 +52,14 @@ void Exchange::write_request() {
 
 ResponseParser Exchange::parser() {
     return ResponseParser([this](std::string_view body) {
-        checksum_.update(body);
+        // Called from inside parser_.feed, which has counted this piece already.
+        checksum_.update(body, parser_.body_complete());
         if (links_) links_->feed(body);
     });
 }
 
 void Exchange::start_again() {
-    checksum_ = Checksum();
+    checksum_.reset();
     links_ = want_links_ ? std::make_unique<LinkExtractor>() : nullptr;
     parser_.reset();
     received_ = 0;

@@ -100,6 +100,14 @@ public:
 
     State feed(std::string_view bytes);
     State feed_eof();
+    // All of a Content-Length body delivered (or the parse done).
+    bool body_complete() const {
+        if (state_ == State::done) return true;
+        if (!wire_ || !wire_->is_header_done() || wire_->chunked()) return false;
+        const auto length = wire_->content_length();
+        return length && body_bytes_ == *length;
+    }
+
     void reset() {
         state_ = State::need_more;
         status_ = 0;
@@ -311,6 +319,7 @@ bool ResponseParser::keep_alive() const {
     return impl_->state_ == State::done && impl_->keep_alive_;
 }
 std::uint64_t ResponseParser::body_bytes() const { return impl_->body_bytes_; }
+bool ResponseParser::body_complete() const { return impl_->body_complete(); }
 Outcome ResponseParser::failure() const { return impl_->failure_; }
 const std::string& ResponseParser::error() const { return impl_->error_; }
 std::size_t ResponseParser::extra_bytes() const { return impl_->extra_bytes_; }

@@ -70,6 +70,9 @@ public:
     // close", or HTTP/1.0 with "Connection: keep-alive"; never after a close-delimited body.
     bool keep_alive() const;
     std::uint64_t body_bytes() const;  // body bytes handed to the sink so far
+    // The body is complete with the bytes handed to the sink so far: all of a Content-Length
+    // (a chunked or close-delimited body is known complete only when the parse is done).
+    bool body_complete() const;
     // When failed: Outcome::malformed (the bytes are not HTTP/1.x) or Outcome::truncated (the
     // peer closed before the response was complete). Outcome::ok otherwise.
     Outcome failure() const;

@@ -76,6 +76,34 @@ TEST(Exchange, sends_a_get_for_the_url_and_records_an_ok_response_with_its_phase
     EXPECT_LE(r.first_byte_ns, r.end_ns);
 }
 
+TEST(Exchange, checksums_a_body_the_same_whole_or_split_at_any_position_and_chunked) {
+    // One piece is hashed in one call, a split body streams through XXH3's state: same value.
+    Fixture f;
+    const std::string body(3000, 'x');
+    std::string page = body;
+    for (std::size_t i = 0; i < page.size(); i += 7) page[i] = static_cast<char>('a' + i % 26);
+    const std::uint64_t expected = Checksum::of(page);
+    const std::string whole = response(page);
+    Exchange exchange(f.run(), url, 1, who);
+    for (std::size_t at = 0; at <= whole.size(); at += 97) {
+        exchange.restart(url, 1);
+        exchange.on_bytes(std::string_view(whole).substr(0, at));
+        exchange.on_bytes(std::string_view(whole).substr(at));
+        Record r = exchange.end();
+        ASSERT_EQ(r.outcome, Outcome::ok) << "split at " << at;
+        ASSERT_EQ(r.checksum, expected) << "split at " << at;
+    }
+    exchange.restart(url, 1);
+    exchange.on_bytes(
+        fmt::format("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+                    page.size(), page));
+    EXPECT_EQ(exchange.end().checksum, expected) << "chunked: complete only at the last chunk";
+    exchange.restart(url, 1);
+    exchange.on_bytes(response(""));
+    const std::string empty;
+    EXPECT_EQ(exchange.end().checksum, Checksum::of(empty));
+}
+
 TEST(Exchange,
      leaves_connected_ns_out_on_a_kept_alive_connection_and_first_byte_out_when_nothing_came) {
     Fixture f;

@@ -220,6 +220,23 @@ TEST(ResponseParser, hands_a_chunk_to_the_sink_from_the_callers_buffer_after_a_s
     EXPECT_EQ(seen[0].size(), 5u);
 }
 
+TEST(ResponseParser,
+     says_a_content_length_body_is_complete_with_its_last_byte_and_chunked_only_when_done) {
+    std::vector<bool> complete;
+    ResponseParser parser;
+    parser = ResponseParser([&](std::string_view) { complete.push_back(parser.body_complete()); });
+    parser.feed("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc");
+    parser.feed("def");
+    EXPECT_EQ(complete, (std::vector<bool>{false, true}));
+
+    complete.clear();
+    parser.reset();
+    parser.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    parser.feed("3\r\ndef\r\n0\r\n\r\n");
+    EXPECT_EQ(complete, (std::vector<bool>{false, false}));
+    EXPECT_TRUE(parser.body_complete()) << "done";
+}
+
 TEST(ResponseParser, counts_body_bytes_without_a_sink) {
     ResponseParser parser;
     EXPECT_EQ(parser.feed(chunked_response), State::done);
