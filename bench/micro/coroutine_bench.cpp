@@ -79,7 +79,8 @@ void BM_frames_of_a_suspended_fetch(benchmark::State& state) {
         stackless_coroutines::Shared shared(loop, run, fetches);
         auto fetch_one = [&](const std::string& url, std::uint64_t task) -> Task<void> {
             stackless_coroutines::SocketPtr connection;
-            co_await stackless_coroutines::fetch_url(shared, connection, url, {1, task});
+            Fetched fetched;
+            co_await stackless_coroutines::fetch_url(shared, connection, url, {1, task}, fetched);
         };
         auto main_task = [&]() -> Task<void> {
             const frames::Counts before = frames::counts();

@@ -22,7 +22,7 @@ coro::Task<void> fetch_and_report(Shared& shared, Frontier& frontier, coro::Even
     std::exception_ptr error;
     try {
         SocketPtr connection = shared.take();
-        fetched = co_await fetch_url(shared, connection, url, who);
+        co_await fetch_url(shared, connection, url, who, fetched);
         shared.give(std::move(connection));
     } catch (...) {  // LimitReached, bad_alloc, Cancelled: the run stops
         error = std::current_exception();

@@ -17,7 +17,8 @@ constexpr std::uint64_t start_batch_size = 64;
 
 coro::Task<void> fetch_one(Shared& shared, const std::string& url, TaskId who, coro::Permit) {
     SocketPtr connection = shared.take();
-    co_await fetch_url(shared, connection, url, who);
+    Fetched fetched;
+    co_await fetch_url(shared, connection, url, who, fetched);
     shared.give(std::move(connection));
 }
 

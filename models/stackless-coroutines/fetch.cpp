@@ -88,19 +88,22 @@ coro::Task<IoFailure> try_once(Shared& shared, SocketPtr& connection, Exchange& 
 
 }  // namespace
 
-coro::Task<Record> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange) {
+coro::Task<void> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange, Record& into) {
     for (;;) {
         Step step = Step::connect;
         std::optional<IoFailure> finished = co_await coro::timeout_at(
             exchange.deadline_ns(), try_once(shared, connection, exchange, step));
         IoFailure failed = finished ? *finished : IoFailure{step, deadline_passed};
         if (failed || !exchange.connection_reusable()) connection.reset();
-        if (!exchange.send_again(failed)) co_return exchange.end(failed);
+        if (!exchange.send_again(failed)) {
+            exchange.end(failed, into);
+            co_return;
+        }
     }
 }
 
-coro::Task<Fetched> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
-                              TaskId who) {
+coro::Task<void> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
+                           TaskId who, Fetched& into) {
     // One exchange for every attempt, from the pool of those that ended; back to it at the end
     // (not when an exception unwinds: that one is simply freed).
     std::unique_ptr<Exchange> exchange;
@@ -113,11 +116,11 @@ coro::Task<Fetched> fetch_url(Shared& shared, SocketPtr& connection, const std::
     }
     for (int attempt = 1;; ++attempt) {
         if (attempt > 1) exchange->restart(url, attempt);
-        Record record = co_await fetch(shared, connection, *exchange);
-        if (shared.run.record(record) == Next::done) {
-            Fetched fetched{std::move(record), exchange->take_links()};
+        co_await fetch(shared, connection, *exchange, into.last);
+        if (shared.run.record(into.last) == Next::done) {
+            into.links = exchange->take_links();
             shared.exchanges.push_back(std::move(exchange));
-            co_return fetched;
+            co_return;
         }
     }
 }

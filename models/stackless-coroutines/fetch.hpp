@@ -39,12 +39,19 @@ struct Shared {
 // One try of the exchange's request: on `connection` if it is open (kept alive), else on a new
 // one; every wait in it under the attempt's deadline (timeout_at cancels whichever wait is
 // pending when it passes). Leaves `connection` open only when it may carry the next request.
-// A stale kept-alive connection is replaced once, uncounted (Exchange::send_again).
-coro::Task<Record> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange);
+// A stale kept-alive connection is replaced once, uncounted (Exchange::send_again). The
+// attempt's record is written into `into`.
+//
+// The blocking fetch returns its Record, and fetch_url its Fetched; here they are written where
+// the caller keeps them, as the callbacks model does (Exchange::end(failure, into)). A
+// coroutine's frame holds room for its result from its first instruction to its last, so a
+// Record returned up through fetch, fetch_url and the task would be held three times over for
+// the whole wait on the response: 600 bytes of every connection at C=10,000.
+coro::Task<void> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange, Record& into);
 
 // Every attempt url needs: fetch, record, and again while the outcome is retryable and the
-// budget lasts. Returns the final attempt and, crawling, the page's links.
-coro::Task<Fetched> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
-                              TaskId who);
+// budget lasts. Writes the final attempt and, crawling, the page's links into `into`.
+coro::Task<void> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
+                           TaskId who, Fetched& into);
 
 }  // namespace rosetta::stackless_coroutines

@@ -1,7 +1,10 @@
 #include "models/stackless-coroutines/task.hpp"
 
 #include <array>
+#include <cstddef>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "models/stackless-coroutines/loop.hpp"
 
@@ -12,13 +15,33 @@ namespace rosetta::coro {
 namespace frames {
 namespace {
 
-constexpr std::size_t granule = 64;
+constexpr std::size_t granule = 16;           // malloc's own alignment: no frame is misaligned
 constexpr std::size_t largest_pooled = 4096;  // bigger frames go straight to operator new
+constexpr std::size_t slab_bytes = 64 * 1024;
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool carve_from_slabs = false;  // one allocation a frame, so ASan sees an overflow
+#else
+constexpr bool carve_from_slabs = true;
+#endif
 
 struct Pool {
     std::array<void*, largest_pooled / granule> free{};  // a list per size class
+    std::vector<std::unique_ptr<std::byte[]>> slabs;     // where new frames are cut from
+    std::size_t slab_left = 0;
     Counts counts;
+
+    void* fresh(std::size_t bytes) {
+        if (!carve_from_slabs) return ::operator new(bytes);
+        if (slab_left < bytes) {
+            slabs.push_back(std::make_unique_for_overwrite<std::byte[]>(slab_bytes));
+            slab_left = slab_bytes;
+        }
+        slab_left -= bytes;
+        return slabs.back().get() + slab_left;
+    }
     ~Pool() {
+        if (carve_from_slabs) return;  // the slabs go with the vector
         for (void* head : free) {
             while (head) {
                 void* next = *static_cast<void**>(head);
@@ -41,7 +64,7 @@ void* allocate(std::size_t bytes) {
         frame = head;
         head = *static_cast<void**>(frame);
     } else {
-        frame = ::operator new(classes* granule);
+        frame = pool.fresh(classes * granule);
     }
     ++pool.counts.alive;
     pool.counts.bytes_alive += bytes;
