@@ -54,8 +54,10 @@ coro::Task<IoFailure> send_all(coro::Socket& socket, const Exchange& exchange) {
 }
 
 // Feeds the exchange what recv() brings until the response ends or the peer closes,
-// suspended whenever nothing has arrived yet.
+// suspended whenever nothing has arrived yet. The request was sent a moment ago, so it waits
+// before its first recv (which would only say EAGAIN): one syscall a request less.
 coro::Task<IoFailure> receive(coro::Socket& socket, Exchange& exchange, std::vector<char>& buffer) {
+    co_await socket.readable();
     for (;;) {
         ssize_t n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
         if (n > 0) {
