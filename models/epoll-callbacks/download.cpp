@@ -54,8 +54,6 @@ Failure download(const ModelRun& run) {
         auto take_next = [&lane](epoll_callbacks::Request& request, const Fetched&) {
             if (!lane.shared.limit_hit.load(std::memory_order_relaxed) && lane.next != lane.end)
                 request.fetch(*lane.next++);
-            else  // no URL will start here again: close as requests end, not all at the end
-                lane.shared.idle_capacity = 0;
         };
         // The C requests start a batch per loop iteration, not all before the first
         // epoll_wait: at C=10,000 the connects alone take 0.4 s, and the first connected would

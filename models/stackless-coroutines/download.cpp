@@ -38,10 +38,6 @@ coro::Task<void> download_all(Shared& shared) {
         // to send. A sleep of 0 gives the loop a turn (asyncio.sleep(0)).
         if (task % start_batch_size == 0) co_await coro::sleep_for(0);
     }
-    // No task will take a kept-alive connection again: each closes as its task ends, while
-    // the others wait, rather than all at the end.
-    shared.capacity = 0;
-    shared.idle.clear();
     co_await tasks.join();
 }
 
