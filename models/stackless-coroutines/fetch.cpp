@@ -53,24 +53,21 @@ coro::Task<IoFailure> send_all(coro::Socket& socket, const Exchange& exchange) {
     co_return IoFailure{};
 }
 
-// Feeds the exchange what recv() brings until the response ends or the peer closes,
-// suspended whenever nothing has arrived yet. The request was sent a moment ago, so it waits
-// before its first recv (which would only say EAGAIN): one syscall a request less.
+// Feeds the exchange what recv() brings until the response ends or the peer closes. It waits
+// first (the request was sent a moment ago: a recv would only say EAGAIN), then reads until
+// the socket is drained, and waits again.
 coro::Task<IoFailure> receive(coro::Socket& socket, Exchange& exchange, std::vector<char>& buffer) {
-    co_await socket.readable();
     for (;;) {
-        ssize_t n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
-        if (n > 0) {
+        co_await socket.readable();
+        ssize_t n;
+        while ((n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0)) > 0)
             if (exchange.on_bytes({buffer.data(), static_cast<std::size_t>(n)}))
                 co_return IoFailure{};
-        } else if (n == 0) {
+        if (n == 0) {
             exchange.on_eof();
             co_return IoFailure{};
-        } else if (errno == EAGAIN) {
-            co_await socket.readable();
-        } else if (errno != EINTR) {
-            co_return IoFailure{Step::recv, errno};
         }
+        if (errno != EAGAIN && errno != EINTR) co_return IoFailure{Step::recv, errno};
     }
 }
 
