@@ -1,0 +1,48 @@
+// Stackful-fibers download: a fiber per URL, at most C alive, on one hub, one thread.
+//
+// thread-per-task's download (models/thread-per-task/download.cpp) with the thread turned into
+// a fiber: the pool starts it, it runs blocking-looking code until it would wait and parks on
+// the hub, which switches back to it when its socket is ready. gevent.pool.Pool(C) stands where
+// the thread limit stood; its first error (a limit reached) stops the spawning.
+#include "models/stackful-fibers/fetch.hpp"
+
+namespace rosetta {
+
+using namespace fibers;
+
+namespace {
+
+// Fibers start on the hub's next turn; the main fiber gives the hub one every 64 spawns, so
+// the first connections send while the later ones are made (at C=10,000 the connects alone
+// take 0.4 s, and the first connected would wait that long).
+constexpr std::uint64_t start_batch_size = 64;
+
+}  // namespace
+
+Failure download(const ModelRun& run) {
+    Hub hub;
+    Shared shared(hub, run, run.spec().concurrency);
+    try {
+        hub.run([&] {
+            const std::vector<std::string> urls = run.download_urls();
+            Pool pool(hub, static_cast<std::size_t>(run.spec().concurrency));
+            const std::uint64_t lane = TaskId::this_thread().lane;
+            std::uint64_t task = 0;
+            for (const std::string& url : urls) {
+                if (pool.failed()) break;
+                pool.spawn([&shared, &url, who = TaskId{lane, ++task}] {
+                    SocketPtr connection = shared.take();
+                    fetch_url(shared, connection, url, who);
+                    shared.give(std::move(connection));
+                });
+                if (task % start_batch_size == 0) hub.sleep_for(0);
+            }
+            pool.join();
+        });
+    } catch (...) {  // LimitReached, a stack the OS refused, bad_alloc: the run stopped there
+        return failure_of(std::current_exception());
+    }
+    return {};
+}
+
+}  // namespace rosetta

@@ -1,0 +1,41 @@
+// Stackful fibers: the blocking fetch (models/blocking/fetch.hpp), with the kernel's sleeps
+// turned into parks on the hub. Same functions, same order, same words; what differs is one
+// wait per place the blocking model sleeps (green.hpp) and where the read buffer lives.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/stackful-fibers/green.hpp"
+#include "scenarios/exchange.hpp"
+#include "scenarios/model.hpp"
+
+namespace rosetta::fibers {
+
+// What the fibers of a run share (one thread: no lock): the kept-alive connections, and the
+// read buffer — 64 KiB would not fit on a 64 KiB fiber stack, and one is enough, since a
+// fiber never parks with bytes in it.
+struct Shared {
+    Shared(Hub& hub_, const ModelRun& run_, int capacity)
+        : hub(hub_), run(run_), capacity(static_cast<std::size_t>(capacity)) {}
+    SocketPtr take();                 // a kept-alive connection, or none
+    void give(SocketPtr connection);  // back for the next fiber, if open and there is room
+
+    Hub& hub;
+    const ModelRun& run;
+    std::vector<SocketPtr> idle;
+    std::size_t capacity;
+    std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
+};
+
+// One try of the exchange's request: on `connection` if it is open (kept alive), else on a
+// new one; the fiber parks in connect, send and recv until the socket is ready or the
+// attempt's deadline passes. Leaves `connection` open only when it may carry the next
+// request. A stale kept-alive connection is replaced once, uncounted (Exchange::send_again).
+Record fetch(Shared& shared, SocketPtr& connection, Exchange& exchange);
+
+// Every attempt url needs: fetch, record, and again while the outcome is retryable and the
+// budget lasts. Returns the final attempt and, crawling, the page's links.
+Fetched fetch_url(Shared& shared, SocketPtr& connection, const std::string& url, TaskId who);
+
+}  // namespace rosetta::fibers

@@ -1,0 +1,40 @@
+// Green sockets: what a fiber calls where the blocking model calls the kernel. eventlet's
+// green socket, gevent's monkey-patched one: the descriptor is non-blocking, and where the
+// blocking call would sleep, the fiber parks on the hub until epoll says the socket is ready
+// or the deadline passes. The socket stays registered between waits (level-triggered: an event
+// nobody waits for unregisters it), so a kept-alive request costs no epoll_ctl.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "models/stackful-fibers/hub.hpp"
+#include "scenarios/net.hpp"
+
+namespace rosetta::fibers {
+
+class Socket final : public reactor::IoHandler {
+public:
+    Socket(Hub& hub, Fd fd) : hub_(hub), fd_(std::move(fd)) {}
+    ~Socket();
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+
+    int fd() const { return fd_.get(); }
+    // From a fiber: parks it until the socket is ready for `events` (EPOLLIN, EPOLLOUT) or
+    // deadline_ns passes (false). Throws Cancelled if the fiber is killed meanwhile.
+    bool wait(std::uint32_t events, std::int64_t deadline_ns);
+    void on_events(std::uint32_t events) override;
+
+private:
+    void want(std::uint32_t events);
+    void unwatch();
+
+    Hub& hub_;
+    Fd fd_;
+    std::uint32_t watching_ = 0;  // 0: not registered
+    Fiber* waiter_ = nullptr;
+};
+using SocketPtr = std::unique_ptr<Socket>;
+
+}  // namespace rosetta::fibers
