@@ -5,6 +5,7 @@
 // no descriptor left registered.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,9 +161,12 @@ TEST(Fibers, report_a_run_whose_fibers_wait_on_what_never_comes) {
 
 TEST(FibersDeathTest, fault_on_the_guard_page_when_a_fiber_runs_off_its_stack) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-#if defined(__SANITIZE_ADDRESS__)
-    const auto died = testing::ExitedWithCode(1);  // AddressSanitizer reports the overflow
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizer catches the fault on the guard page, names it and exits.
+    const char* const says = "stack-overflow";
+    const auto died = [](int status) { return WIFEXITED(status) && WEXITSTATUS(status) != 0; };
 #else
+    const char* const says = "";
     const auto died = testing::KilledBySignal(SIGSEGV);
 #endif
     EXPECT_EXIT(
@@ -174,5 +178,5 @@ TEST(FibersDeathTest, fault_on_the_guard_page_when_a_fiber_runs_off_its_stack) {
                 pool.join();
             });
         },
-        died, "");
+        died, says);
 }
