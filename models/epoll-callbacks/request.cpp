@@ -52,10 +52,7 @@ void Request::start_attempt() {
     }
     shared_.reactor.arm(deadline_, exchange_->deadline_ns());
     // Its own kept-alive connection first (still registered: no epoll_ctl), else the pool's.
-    if (!connection_ && !shared_.idle.empty()) {
-        connection_ = std::move(shared_.idle.back());
-        shared_.idle.pop_back();
-    }
+    if (!connection_) connection_ = shared_.idle.take();
     if (connection_) {
         state_ = State::sending;
         sent_ = 0;
@@ -173,7 +170,7 @@ void Request::end_try(IoFailure failure) {
 void Request::park_connection() {
     if (!connection_) return;
     unwatch();
-    if (shared_.idle.size() < shared_.idle_capacity) shared_.idle.push_back(std::move(connection_));
+    shared_.idle.give(std::move(connection_));
     connection_.reset();
 }
 

@@ -23,6 +23,7 @@
 
 #include "models/epoll-callbacks/reactor.hpp"
 #include "scenarios/exchange.hpp"
+#include "scenarios/idle_connections.hpp"
 
 namespace rosetta::epoll_callbacks {
 
@@ -34,12 +35,11 @@ struct Shared {
            std::atomic<bool>& limit_hit_)
         : reactor(reactor_),
           run(run_),
-          idle_capacity(static_cast<std::size_t>(capacity)),
+          idle(static_cast<std::size_t>(capacity)),
           limit_hit(limit_hit_) {}
     reactor::Reactor& reactor;
     const ModelRun& run;
-    std::vector<Fd> idle;  // kept-alive connections, at most idle_capacity
-    std::size_t idle_capacity;
+    IdleConnections<Fd> idle;  // kept-alive connections, at most C
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
     Failure limit;                   // LimitReached's words: no new URL starts here
     std::atomic<bool>& limit_hit;    // in any reactor of the run: no new URL starts anywhere

@@ -34,9 +34,9 @@ Failure crawl(const ModelRun& run) {
                     Fetched fetched;
                     std::exception_ptr error;
                     try {
-                        SocketPtr connection = shared.take();
+                        SocketPtr connection = shared.idle.take();
                         fetched = fetch_url(shared, connection, url, who);
-                        shared.give(std::move(connection));
+                        shared.idle.give(std::move(connection));
                     } catch (...) {  // LimitReached, bad_alloc, Cancelled: the run stops
                         error = std::current_exception();
                     }

@@ -31,9 +31,9 @@ Failure download(const ModelRun& run) {
             for (const std::string& url : urls) {
                 if (pool.failed()) break;
                 pool.spawn([&shared, &url, who = TaskId{lane, ++task}] {
-                    SocketPtr connection = shared.take();
+                    SocketPtr connection = shared.idle.take();
                     fetch_url(shared, connection, url, who);
-                    shared.give(std::move(connection));
+                    shared.idle.give(std::move(connection));
                 });
                 if (task % start_batch_size == 0) hub.sleep_for(0);
             }

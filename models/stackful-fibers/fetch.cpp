@@ -9,17 +9,6 @@
 
 namespace rosetta::fibers {
 
-SocketPtr Shared::take() {
-    if (idle.empty()) return nullptr;
-    SocketPtr connection = std::move(idle.back());
-    idle.pop_back();
-    return connection;
-}
-
-void Shared::give(SocketPtr connection) {
-    if (connection && idle.size() < capacity) idle.push_back(std::move(connection));
-}
-
 namespace {
 
 // Opens a socket and connects it, the fiber parked until it is writable or the deadline.

@@ -8,6 +8,7 @@
 
 #include "models/stackful-fibers/green.hpp"
 #include "scenarios/exchange.hpp"
+#include "scenarios/idle_connections.hpp"
 #include "scenarios/model.hpp"
 
 namespace rosetta::fibers {
@@ -17,14 +18,11 @@ namespace rosetta::fibers {
 // fiber never parks with bytes in it.
 struct Shared {
     Shared(Hub& hub_, const ModelRun& run_, int capacity)
-        : hub(hub_), run(run_), capacity(static_cast<std::size_t>(capacity)) {}
-    SocketPtr take();                 // a kept-alive connection, or none
-    void give(SocketPtr connection);  // back for the next fiber, if open and there is room
+        : hub(hub_), run(run_), idle(static_cast<std::size_t>(capacity)) {}
 
     Hub& hub;
     const ModelRun& run;
-    std::vector<SocketPtr> idle;
-    std::size_t capacity;
+    IdleConnections<SocketPtr> idle;  // kept-alive connections between tasks
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
 };
 

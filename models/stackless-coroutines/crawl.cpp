@@ -21,9 +21,9 @@ coro::Task<void> fetch_and_report(Shared& shared, Frontier& frontier, coro::Even
     Fetched fetched;
     std::exception_ptr error;
     try {
-        SocketPtr connection = shared.take();
+        SocketPtr connection = shared.idle.take();
         co_await fetch_url(shared, connection, url, who, fetched);
-        shared.give(std::move(connection));
+        shared.idle.give(std::move(connection));
     } catch (...) {  // LimitReached, bad_alloc, Cancelled: the run stops
         error = std::current_exception();
     }

@@ -16,10 +16,10 @@ using namespace stackless_coroutines;
 constexpr std::uint64_t start_batch_size = 64;
 
 coro::Task<void> fetch_one(Shared& shared, const std::string& url, TaskId who, coro::Permit) {
-    SocketPtr connection = shared.take();
+    SocketPtr connection = shared.idle.take();
     Fetched fetched;
     co_await fetch_url(shared, connection, url, who, fetched);
-    shared.give(std::move(connection));
+    shared.idle.give(std::move(connection));
 }
 
 coro::Task<void> download_all(Shared& shared) {

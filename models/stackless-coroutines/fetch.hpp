@@ -10,6 +10,7 @@
 
 #include "models/stackless-coroutines/runtime.hpp"
 #include "scenarios/exchange.hpp"
+#include "scenarios/idle_connections.hpp"
 #include "scenarios/model.hpp"
 #include "scenarios/net.hpp"
 
@@ -24,14 +25,11 @@ using SocketPtr = std::unique_ptr<coro::Socket>;
 // at once).
 struct Shared {
     Shared(coro::Loop& loop_, const ModelRun& run_, int capacity)
-        : loop(loop_), run(run_), capacity(static_cast<std::size_t>(capacity)) {}
-    SocketPtr take();                 // a kept-alive connection, or none
-    void give(SocketPtr connection);  // back for the next task, if open and there is room
+        : loop(loop_), run(run_), idle(static_cast<std::size_t>(capacity)) {}
 
     coro::Loop& loop;
     const ModelRun& run;
-    std::vector<SocketPtr> idle;
-    std::size_t capacity;
+    IdleConnections<SocketPtr> idle;  // kept-alive connections between tasks
     std::vector<std::unique_ptr<Exchange>> exchanges;
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
 };
