@@ -121,6 +121,8 @@ public:
     // Exceptions from handlers and callbacks propagate out of run(); the reactor stays usable.
     void run();
     void stop() { stopping_ = true; }
+    // One iteration of run(): for a scheduler that does its waiting here (boost-fibers).
+    void run_once();
 
 private:
     // The eventfd post() writes: registered in the epoll set but not counted in watched().
@@ -133,7 +135,6 @@ private:
         Reactor& reactor_;
     };
 
-    void run_once();
     int timeout_ms() const;
     void fire_timers();
     // The heap of armed timers, earliest first.
