@@ -1,7 +1,7 @@
 #include "models/boost-fibers/scheduler.hpp"
 
 #include <boost/fiber/operations.hpp>
-#include <mutex>
+#include <utility>
 
 namespace rosetta::boost_fibers {
 
@@ -39,7 +39,8 @@ bool EpollScheduler::has_ready_fibers() const noexcept { return !ready_.empty();
 void EpollScheduler::suspend_until(std::chrono::steady_clock::time_point const& until) noexcept {
     if (until != std::chrono::steady_clock::time_point::max()) {
         // steady_clock is CLOCK_MONOTONIC on Linux: the reactor's clock.
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch());
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch());
         reactor_.arm(until_, ns.count());
     }
     // Handlers only make fibers ready; what else could throw here is the reactor failing, for
@@ -58,19 +59,24 @@ Socket::~Socket() { unwatch(); }
 
 bool Socket::wait(std::uint32_t events, std::int64_t deadline_ns) {
     want(events);
-    std::unique_lock lock(mutex_);
-    ready_ = false;
-    waiting_ = true;
-    const std::chrono::steady_clock::time_point deadline{std::chrono::nanoseconds(deadline_ns)};
-    const bool ready = became_ready_.wait_until(lock, deadline, [this] { return ready_; });
-    waiting_ = false;
-    return ready;
+    waiter_ = boost::fibers::context::active();
+    timed_out_ = false;
+    EpollScheduler::reactor().arm(deadline_, deadline_ns);
+    waiter_->suspend();  // until resume_waiter schedules it
+    return !timed_out_;
+}
+
+void Socket::resume_waiter(bool timed_out) {
+    boost::fibers::context* waiter = std::exchange(waiter_, nullptr);
+    if (!waiter) return;
+    timed_out_ = timed_out;
+    EpollScheduler::reactor().disarm(deadline_);
+    boost::fibers::context::active()->schedule(waiter);
 }
 
 void Socket::on_events(std::uint32_t) {
-    if (waiting_) {
-        ready_ = true;
-        became_ready_.notify_one();
+    if (waiter_) {
+        resume_waiter(false);
     } else {
         unwatch();  // nobody waits (a parked connection the peer closed): level-triggered
     }

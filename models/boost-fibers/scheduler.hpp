@@ -15,14 +15,16 @@
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
-#include <boost/fiber/condition_variable.hpp>
-#include <boost/fiber/mutex.hpp>
+#include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <thread>
 
 #include "models/epoll-callbacks/reactor.hpp"
+#include "models/stackful-fibers/green_socket.hpp"
 #include "scenarios/net.hpp"
 
 namespace rosetta::boost_fibers {
@@ -52,31 +54,46 @@ private:
 };
 
 // A socket a fiber waits on: the descriptor non-blocking, registered with this thread's
-// reactor (and left registered between waits); a wait blocks the fiber, not the thread, on a
-// fiber condition variable that the reactor's handler notifies.
-class Socket final : public reactor::IoHandler {
+// reactor (and left registered between waits). A wait suspends the fiber's Boost.Fiber context;
+// the reactor's handler, or the deadline's timer, schedules it again. (Not a fiber
+// condition_variable: Boost holds the waiter's queue lock while it picks the next fiber, and the
+// scheduler runs the reactor there, so a handler notifying that same variable would spin on its
+// lock for ever.)
+class Socket final : public fibers::GreenSocket, public reactor::IoHandler {
 public:
-    explicit Socket(Fd fd) : fd_(std::move(fd)) {}
-    ~Socket();
-    Socket(const Socket&) = delete;
-    Socket& operator=(const Socket&) = delete;
+    explicit Socket(Fd fd) : GreenSocket(std::move(fd)) {}
+    ~Socket() override;
 
-    int fd() const { return fd_.get(); }
-    // Until the socket is ready for `events` or deadline_ns (CLOCK_MONOTONIC) passes: false.
-    bool wait(std::uint32_t events, std::int64_t deadline_ns);
+    bool wait(std::uint32_t events, std::int64_t deadline_ns) override;
     void on_events(std::uint32_t events) override;
 
 private:
     void want(std::uint32_t events);
     void unwatch();
+    void resume_waiter(bool timed_out);
 
-    Fd fd_;
     std::uint32_t watching_ = 0;
-    bool waiting_ = false;
-    bool ready_ = false;
-    boost::fibers::mutex mutex_;
-    boost::fibers::condition_variable became_ready_;
+    boost::fibers::context* waiter_ = nullptr;
+    bool timed_out_ = false;
+    reactor::Timer deadline_{[this] { resume_waiter(true); }};
 };
-using SocketPtr = std::unique_ptr<Socket>;
+
+// Runs body on a thread of its own with this scheduler installed, and joins it: Boost.Fiber
+// keeps a thread's scheduler (and so the reactor's descriptors) until the thread ends, and a
+// run must end with its descriptors closed. Rethrows what body threw.
+template <class Body>
+void run_on_a_fiber_thread(Body body) {
+    std::exception_ptr error;
+    std::thread thread([&] {
+        try {
+            EpollScheduler::install();
+            body();
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    thread.join();
+    if (error) std::rethrow_exception(error);
+}
 
 }  // namespace rosetta::boost_fibers

@@ -5,6 +5,7 @@
 // time by construction. The main fiber takes the next URL and spawns a fiber for it; with
 // nothing queued it parks until a fetch ends (its links may queue more) or the crawl is over.
 #include "models/stackful-fibers/fetch.hpp"
+#include "models/stackful-fibers/green.hpp"
 #include "scenarios/frontier.hpp"
 
 namespace rosetta {
@@ -13,7 +14,8 @@ using namespace fibers;
 
 Failure crawl(const ModelRun& run) {
     Hub hub;
-    Shared shared(hub, run, run.spec().concurrency);
+    Shared shared(run, run.spec().concurrency,
+                  [&hub](Fd fd) { return std::make_unique<Socket>(hub, std::move(fd)); });
     try {
         hub.run([&] {
             Frontier frontier(run);

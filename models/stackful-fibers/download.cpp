@@ -5,6 +5,7 @@
 // the hub, which switches back to it when its socket is ready. gevent.pool.Pool(C) stands where
 // the thread limit stood; its first error (a limit reached) stops the spawning.
 #include "models/stackful-fibers/fetch.hpp"
+#include "models/stackful-fibers/green.hpp"
 
 namespace rosetta {
 
@@ -21,7 +22,8 @@ constexpr std::uint64_t start_batch_size = 64;
 
 Failure download(const ModelRun& run) {
     Hub hub;
-    Shared shared(hub, run, run.spec().concurrency);
+    Shared shared(run, run.spec().concurrency,
+                  [&hub](Fd fd) { return std::make_unique<Socket>(hub, std::move(fd)); });
     try {
         hub.run([&] {
             const std::vector<std::string> urls = run.download_urls();

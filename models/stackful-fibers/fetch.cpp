@@ -3,6 +3,7 @@
 // the attempt's deadline; the code around the waits is the blocking code.
 #include "models/stackful-fibers/fetch.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -15,7 +16,7 @@ namespace {
 IoFailure connect(Shared& shared, SocketPtr& connection, const Exchange& exchange) {
     Fd fd = open_tcp_socket(shared.run.origin());
     if (!fd) return {Step::socket, errno};
-    connection = std::make_unique<Socket>(shared.hub, std::move(fd));
+    connection = shared.open(std::move(fd));
     int rc = start_connect(connection->fd(), shared.run.origin());
     if (rc == EINPROGRESS)
         rc = connection->wait(EPOLLOUT, exchange.deadline_ns()) ? connect_result(connection->fd())
@@ -25,7 +26,7 @@ IoFailure connect(Shared& shared, SocketPtr& connection, const Exchange& exchang
 }
 
 // Sends the request, the fiber parked while the socket's buffer is full.
-IoFailure send_all(Socket& socket, const Exchange& exchange) {
+IoFailure send_all(GreenSocket& socket, const Exchange& exchange) {
     std::string_view bytes = exchange.request();
     while (!bytes.empty()) {
         ssize_t n = ::send(socket.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -43,7 +44,7 @@ IoFailure send_all(Socket& socket, const Exchange& exchange) {
 
 // Feeds the exchange what recv() brings until the response ends or the peer closes, the fiber
 // parked whenever nothing has arrived (first of all: the request was just sent).
-IoFailure receive(Socket& socket, Exchange& exchange, std::vector<char>& buffer) {
+IoFailure receive(GreenSocket& socket, Exchange& exchange, std::vector<char>& buffer) {
     for (;;) {
         if (!socket.wait(EPOLLIN, exchange.deadline_ns())) return {Step::recv, deadline_passed};
         ssize_t n;

@@ -1,28 +1,30 @@
-// Stackful fibers: the blocking fetch (models/blocking/fetch.hpp), with the kernel's sleeps
-// turned into parks on the hub. Same functions, same order, same words; what differs is one
-// wait per place the blocking model sleeps (green.hpp) and where the read buffer lives.
+// Both fiber models: the blocking fetch (models/blocking/fetch.hpp), with the kernel's sleeps
+// turned into waits that block the fiber (GreenSocket::wait). Same functions, same order, same
+// words; what differs is one wait per place the blocking model sleeps (green.hpp) and where the
+// read buffer lives.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "models/stackful-fibers/green.hpp"
+#include "models/stackful-fibers/green_socket.hpp"
 #include "scenarios/exchange.hpp"
 #include "scenarios/idle_connections.hpp"
 #include "scenarios/model.hpp"
 
 namespace rosetta::fibers {
 
-// What the fibers of a run share (one thread: no lock): the kept-alive connections, and the
-// read buffer — 64 KiB would not fit on a 64 KiB fiber stack, and one is enough, since a
-// fiber never parks with bytes in it.
+// What the fibers of a run share (one thread: no lock): how to make a green socket, the
+// kept-alive connections, and the read buffer — 64 KiB would not fit on a 64 KiB fiber stack,
+// and one is enough, since a fiber never waits with bytes in it.
 struct Shared {
-    Shared(Hub& hub_, const ModelRun& run_, int capacity)
-        : hub(hub_), run(run_), idle(static_cast<std::size_t>(capacity)) {}
+    Shared(const ModelRun& run_, int capacity, std::function<SocketPtr(Fd)> open_)
+        : run(run_), open(std::move(open_)), idle(static_cast<std::size_t>(capacity)) {}
 
-    Hub& hub;
     const ModelRun& run;
-    IdleConnections<SocketPtr> idle;  // kept-alive connections between tasks
+    std::function<SocketPtr(Fd)> open;  // a green socket of the model's kind
+    IdleConnections<SocketPtr> idle;    // kept-alive connections between tasks
     std::vector<char> buffer = std::vector<char>(std::size_t{64} * 1024);
 };
 

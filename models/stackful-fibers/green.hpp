@@ -8,22 +8,20 @@
 #include <cstdint>
 #include <memory>
 
+#include "models/stackful-fibers/green_socket.hpp"
 #include "models/stackful-fibers/hub.hpp"
 #include "scenarios/net.hpp"
 
 namespace rosetta::fibers {
 
-class Socket final : public reactor::IoHandler {
+// The hub's: parks the fiber until epoll says the socket is ready or the deadline passes.
+// Throws Cancelled if the fiber is killed meanwhile.
+class Socket final : public GreenSocket, public reactor::IoHandler {
 public:
-    Socket(Hub& hub, Fd fd) : hub_(hub), fd_(std::move(fd)) {}
-    ~Socket();
-    Socket(const Socket&) = delete;
-    Socket& operator=(const Socket&) = delete;
+    Socket(Hub& hub, Fd fd) : GreenSocket(std::move(fd)), hub_(hub) {}
+    ~Socket() override;
 
-    int fd() const { return fd_.get(); }
-    // From a fiber: parks it until the socket is ready for `events` (EPOLLIN, EPOLLOUT) or
-    // deadline_ns passes (false). Throws Cancelled if the fiber is killed meanwhile.
-    bool wait(std::uint32_t events, std::int64_t deadline_ns);
+    bool wait(std::uint32_t events, std::int64_t deadline_ns) override;
     void on_events(std::uint32_t events) override;
 
 private:
@@ -31,10 +29,8 @@ private:
     void unwatch();
 
     Hub& hub_;
-    Fd fd_;
     std::uint32_t watching_ = 0;  // 0: not registered
     Fiber* waiter_ = nullptr;
 };
-using SocketPtr = std::unique_ptr<Socket>;
 
 }  // namespace rosetta::fibers
