@@ -1,7 +1,11 @@
 #include "models/boost-fibers/scheduler.hpp"
 
 #include <boost/fiber/operations.hpp>
+#include <future>
+#include <latch>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace rosetta::boost_fibers {
 
@@ -55,10 +59,10 @@ void EpollScheduler::notify() noexcept {
 
 // ---- Socket ---------------------------------------------------------------------------------
 
-Socket::~Socket() { unwatch(); }
+Socket::~Socket() { interest_.drop(EpollScheduler::reactor(), fd_.get(), this); }
 
 bool Socket::wait(std::uint32_t events, std::int64_t deadline_ns) {
-    want(events);
+    interest_.want(EpollScheduler::reactor(), fd_.get(), events, this);
     waiter_ = boost::fibers::context::active();
     timed_out_ = false;
     EpollScheduler::reactor().arm(deadline_, deadline_ns);
@@ -78,23 +82,59 @@ void Socket::on_events(std::uint32_t) {
     if (waiter_) {
         resume_waiter(false);
     } else {
-        unwatch();  // nobody waits (a parked connection the peer closed): level-triggered
+        // Nobody waits (a parked connection the peer closed): level-triggered.
+        interest_.drop(EpollScheduler::reactor(), fd_.get(), this);
     }
 }
 
-void Socket::want(std::uint32_t events) {
-    reactor::Reactor& reactor = EpollScheduler::reactor();
-    if (watching_ == 0) {
-        reactor.watch(fd_.get(), events, this);
-    } else if (watching_ != events) {
-        reactor.modify(fd_.get(), events, this);
+// ---- Threads --------------------------------------------------------------------------------
+
+void run_on_fiber_threads(std::size_t count, const std::function<void(std::size_t)>& lane) {
+    std::vector<std::exception_ptr> errors(count);
+    std::latch installed(static_cast<std::ptrdiff_t>(count));
+    std::promise<bool> go;
+    std::shared_future<bool> started = go.get_future().share();
+    auto run_one = [&](std::size_t i) {
+        try {
+            EpollScheduler::install();
+        } catch (...) {
+            errors[i] = std::current_exception();
+        }
+        installed.count_down();  // errors[i] is written before: the latch publishes it
+        if (!started.get() || errors[i]) return;
+        try {
+            lane(i);
+        } catch (...) {
+            errors[i] = std::current_exception();
+        }
+    };
+    std::vector<std::jthread> threads;  // joined when cleared, and on the way out
+    try {
+        threads.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) threads.emplace_back(run_one, i);
+    } catch (...) {  // the OS refused a thread: those made return without starting
+        go.set_value(false);
+        threads.clear();
+        throw;
     }
-    watching_ = events;
+    installed.wait();
+    bool all_installed = true;
+    for (const std::exception_ptr& error : errors) all_installed = all_installed && !error;
+    go.set_value(all_installed);
+    threads.clear();
+    for (const std::exception_ptr& error : errors)
+        if (error) std::rethrow_exception(error);
 }
 
-void Socket::unwatch() {
-    if (watching_ != 0) EpollScheduler::reactor().unwatch(fd_.get(), this);
-    watching_ = 0;
+void FirstFailure::set(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    if (!first_) first_ = std::move(error);
+    stopping_.store(true, std::memory_order_relaxed);
+}
+
+Failure FirstFailure::failure() const {
+    std::lock_guard lock(mutex_);
+    return failure_of(first_);
 }
 
 }  // namespace rosetta::boost_fibers

@@ -14,17 +14,20 @@
 // io_context, only the reactor, and a ready queue in round-robin order.
 #pragma once
 
+#include <atomic>
 #include <boost/fiber/algo/algorithm.hpp>
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <memory>
-#include <thread>
+#include <functional>
+#include <mutex>
 
 #include "models/epoll-callbacks/reactor.hpp"
 #include "models/stackful-fibers/green_socket.hpp"
+#include "scenarios/model.hpp"
 #include "scenarios/net.hpp"
 
 namespace rosetta::boost_fibers {
@@ -68,32 +71,40 @@ public:
     void on_events(std::uint32_t events) override;
 
 private:
-    void want(std::uint32_t events);
-    void unwatch();
     void resume_waiter(bool timed_out);
 
-    std::uint32_t watching_ = 0;
+    reactor::Interest interest_;
     boost::fibers::context* waiter_ = nullptr;
     bool timed_out_ = false;
     reactor::Timer deadline_{[this] { resume_waiter(true); }};
 };
 
-// Runs body on a thread of its own with this scheduler installed, and joins it: Boost.Fiber
-// keeps a thread's scheduler (and so the reactor's descriptors) until the thread ends, and a
-// run must end with its descriptors closed. Rethrows what body threw.
-template <class Body>
-void run_on_a_fiber_thread(Body body) {
-    std::exception_ptr error;
-    std::thread thread([&] {
-        try {
-            EpollScheduler::install();
-            body();
-        } catch (...) {
-            error = std::current_exception();
-        }
-    });
-    thread.join();
-    if (error) std::rethrow_exception(error);
-}
+// --threads T: runs lane(i), for i in [0, count), each on a thread of its own with this
+// scheduler installed, and returns when every thread is joined. A fiber stays on the thread
+// that made it: its sockets are registered with that thread's epoll set, and a lane owns its
+// share of the work (scenarios/lanes.hpp). On threads of their own, never the caller's:
+// Boost.Fiber keeps a thread's scheduler (and so the reactor's descriptors) until the thread
+// ends, and a run must end with its descriptors closed.
+//
+// Every thread is made and its scheduler installed before any lane starts: if the OS refuses
+// a thread, or a scheduler its epoll set or eventfd, no lane runs and that error is rethrown
+// after the joins. Once started, a lane must end its own fibers; what it lets escape is
+// rethrown after the joins (the lowest lane's), but does not stop the others: the scenario
+// stops them (FirstFailure, and closing what they wait on).
+void run_on_fiber_threads(std::size_t count, const std::function<void(std::size_t)>& lane);
+
+// The first error any fiber of a run meets, on any thread, and whether the run is stopping.
+// Kept as an exception_ptr (copying one never allocates) and put into words at the end.
+class FirstFailure {
+public:
+    void set(std::exception_ptr error);  // the first one stays; later ones are dropped
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
+    Failure failure() const;
+
+private:
+    mutable std::mutex mutex_;  // never held across a fiber switch
+    std::exception_ptr first_;
+    std::atomic<bool> stopping_ = false;
+};
 
 }  // namespace rosetta::boost_fibers

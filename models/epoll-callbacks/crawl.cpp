@@ -4,8 +4,8 @@
 // A request that finishes hands its links to the frontier and takes the next URL; requests
 // that found nothing queued wait idle, and are started again when another's links queue more.
 //
-// --threads T: reactor i owns its share of the C requests (reactors.hpp); the frontier is the
-// run's, under one mutex taken once per finished URL (and once per URL started on a request
+// --threads T: reactor i owns its share of the C requests (scenarios/lanes.hpp); the frontier is
+// the run's, under one mutex taken once per finished URL (and once per URL started on a request
 // that sat idle), never per I/O event. A reactor whose requests all sit idle may not end while
 // others still have pages in flight, whose links may queue more: it is held in run() until the
 // frontier is finished, and woken by a post when URLs are queued that it could take. The crawl
@@ -110,11 +110,11 @@ private:
 Failure crawl(const ModelRun& run) {
     Crawl crawl(run);
     const int concurrency = run.spec().concurrency;
-    const int count = epoll_callbacks::reactors_for(run.spec().threads, concurrency);
+    const int count = lanes_for(run.spec().threads, concurrency);
     std::vector<reactor::Reactor*> reactors;
     for (int i = 0; i < count; ++i) {
-        crawl.lanes.push_back(std::make_unique<Lane>(
-            run, epoll_callbacks::concurrency_share(concurrency, count, i), crawl.limit_hit));
+        crawl.lanes.push_back(
+            std::make_unique<Lane>(run, concurrency_share(concurrency, count, i), crawl.limit_hit));
         reactors.push_back(&crawl.lanes.back()->reactor);
     }
     epoll_callbacks::run_each_on_its_thread(reactors, [&](std::size_t i) {

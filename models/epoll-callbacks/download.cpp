@@ -4,8 +4,8 @@
 // calls it back as its socket becomes ready, and when its URL is done it takes the next. The
 // loop ends when no request has anything left to wait for.
 //
-// --threads T: reactor i gets its share of C (reactors.hpp) and a contiguous slice of the URLs
-// in proportion to it, so each takes its next URL from its own slice without a lock. All they
+// --threads T: reactor i gets its share of C (scenarios/lanes.hpp) and a contiguous slice of the
+// URLs in proportion to it, so each takes its next URL from its own slice without a lock. All they
 // share is whether any of them hit a limit, read once per URL.
 #include "models/epoll-callbacks/reactors.hpp"
 #include "models/epoll-callbacks/request.hpp"
@@ -34,19 +34,16 @@ struct Lane {
 Failure download(const ModelRun& run) {
     const std::vector<std::string> urls = run.download_urls();
     const int concurrency = run.spec().concurrency;
-    const int count = epoll_callbacks::reactors_for(run.spec().threads, concurrency);
+    const int count = lanes_for(run.spec().threads, concurrency);
     std::atomic<bool> limit_hit = false;
     std::vector<std::unique_ptr<Lane>> lanes;
     std::vector<reactor::Reactor*> reactors;
-    std::size_t dealt = 0, claimed = 0;
     for (int i = 0; i < count; ++i) {
-        int share = epoll_callbacks::concurrency_share(concurrency, count, i);
-        lanes.push_back(std::make_unique<Lane>(run, share, limit_hit));
-        claimed += static_cast<std::size_t>(share);
-        const std::size_t until = urls.size() * claimed / static_cast<std::size_t>(concurrency);
-        lanes.back()->next = urls.data() + dealt;
-        lanes.back()->end = urls.data() + until;
-        dealt = until;
+        lanes.push_back(
+            std::make_unique<Lane>(run, concurrency_share(concurrency, count, i), limit_hit));
+        const Slice slice = url_slice(urls.size(), concurrency, count, i);
+        lanes.back()->next = urls.data() + slice.begin;
+        lanes.back()->end = urls.data() + slice.end;
         reactors.push_back(&lanes.back()->reactor);
     }
     epoll_callbacks::run_each_on_its_thread(reactors, [&](std::size_t i) {

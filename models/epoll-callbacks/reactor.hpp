@@ -161,4 +161,32 @@ private:
     std::vector<std::function<void()>> posted_;
 };
 
+// The events a descriptor is registered for, kept between waits, beside the descriptor by
+// whoever waits on it (callbacks' Request; the coroutines' and both fiber models' sockets):
+// waiting again for the same events costs no epoll_ctl (a kept-alive connection reads, sends
+// and reads again), a change costs one. Level-triggered: a descriptor nobody waits on that the
+// peer closes would be reported on every iteration, so its owner drops it at the first such
+// report; the next want() registers it again.
+class Interest {
+public:
+    // Registered for `events` (EPOLLIN, EPOLLOUT; not 0), `handler` told when they are ready.
+    void want(Reactor& reactor, int fd, std::uint32_t events, IoHandler* handler) {
+        if (events_ == 0) {
+            reactor.watch(fd, events, handler);
+        } else if (events_ != events) {
+            reactor.modify(fd, events, handler);
+        }
+        events_ = events;
+    }
+    // No longer registered: before the descriptor closes, or when nobody waits on it.
+    void drop(Reactor& reactor, int fd, IoHandler* handler) {
+        if (events_ != 0) reactor.unwatch(fd, handler);
+        events_ = 0;
+    }
+    bool registered() const { return events_ != 0; }
+
+private:
+    std::uint32_t events_ = 0;  // 0: not registered
+};
+
 }  // namespace rosetta::reactor

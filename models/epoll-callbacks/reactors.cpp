@@ -1,14 +1,9 @@
 #include "models/epoll-callbacks/reactors.hpp"
 
-#include <algorithm>
 #include <exception>
 #include <thread>
 
 namespace rosetta::epoll_callbacks {
-
-int reactors_for(int threads, int concurrency) {
-    return std::max(1, std::min(threads, concurrency));
-}
 
 void run_each_on_its_thread(const std::vector<reactor::Reactor*>& reactors,
                             const std::function<void(std::size_t)>& start) {

@@ -15,17 +15,9 @@
 #include <vector>
 
 #include "models/epoll-callbacks/reactor.hpp"
+#include "scenarios/lanes.hpp"  // how many reactors, and the share of each
 
 namespace rosetta::epoll_callbacks {
-
-// Reactor i's share of C requests over T reactors: C/T, and one more for the first C%T.
-inline int concurrency_share(int concurrency, int reactors, int i) {
-    return concurrency / reactors + (i < concurrency % reactors ? 1 : 0);
-}
-
-// The reactors a run uses: --threads, but no more than C (a reactor with no request is not
-// started), and at least one.
-int reactors_for(int threads, int concurrency);
 
 // Calls start(i) then reactors[i]->run() on reactor i's thread, for every i, and returns when
 // all have returned and every thread is joined. The first exception any of them lets escape

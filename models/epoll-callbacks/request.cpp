@@ -175,18 +175,10 @@ void Request::park_connection() {
 }
 
 void Request::want(std::uint32_t events) {
-    if (watching_ == 0) {
-        shared_.reactor.watch(connection_.get(), events, this);
-    } else if (watching_ != events) {
-        shared_.reactor.modify(connection_.get(), events, this);
-    }
-    watching_ = events;
+    interest_.want(shared_.reactor, connection_.get(), events, this);
 }
 
-void Request::unwatch() {
-    if (watching_ != 0) shared_.reactor.unwatch(connection_.get(), this);
-    watching_ = 0;
-}
+void Request::unwatch() { interest_.drop(shared_.reactor, connection_.get(), this); }
 
 void Request::close_connection() {
     if (!connection_) return;

@@ -94,8 +94,7 @@ private:
     std::optional<Exchange> exchange_;
     Fetched fetched_;  // the last URL's, reused likewise
     Fd connection_;
-    // The events connection_ is registered for; 0: not registered (want() never asks for 0).
-    std::uint32_t watching_ = 0;
+    reactor::Interest interest_;  // what connection_ is registered for
     std::size_t sent_ = 0;
     reactor::Timer deadline_;
     // Attempts that fail at once (a refused connect) end inside the call that started them;

@@ -3,22 +3,15 @@
 // thread-per-task's download (models/thread-per-task/download.cpp) with the thread turned into
 // a fiber: the pool starts it, it runs blocking-looking code until it would wait and parks on
 // the hub, which switches back to it when its socket is ready. gevent.pool.Pool(C) stands where
-// the thread limit stood; its first error (a limit reached) stops the spawning.
+// the thread limit stood; its first error (a limit reached) stops the spawning. Spawned fibers
+// start on the hub's next turns, 64 a turn (the reactor's bound on due timers), so the first
+// connections send while the later ones are still made.
 #include "models/stackful-fibers/fetch.hpp"
 #include "models/stackful-fibers/green.hpp"
 
 namespace rosetta {
 
 using namespace fibers;
-
-namespace {
-
-// Fibers start on the hub's next turn; the main fiber gives the hub one every 64 spawns, so
-// the first connections send while the later ones are made (at C=10,000 the connects alone
-// take 0.4 s, and the first connected would wait that long).
-constexpr std::uint64_t start_batch_size = 64;
-
-}  // namespace
 
 Failure download(const ModelRun& run) {
     Hub hub;
@@ -37,7 +30,6 @@ Failure download(const ModelRun& run) {
                     fetch_url(shared, connection, url, who);
                     shared.idle.give(std::move(connection));
                 });
-                if (task % start_batch_size == 0) hub.sleep_for(0);
             }
             pool.join();
         });

@@ -25,11 +25,8 @@ public:
     void on_events(std::uint32_t events) override;
 
 private:
-    void want(std::uint32_t events);
-    void unwatch();
-
     Hub& hub_;
-    std::uint32_t watching_ = 0;  // 0: not registered
+    reactor::Interest interest_;
     Fiber* waiter_ = nullptr;
 };
 

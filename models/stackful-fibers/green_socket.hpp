@@ -9,8 +9,8 @@
 
 namespace rosetta::fibers {
 
-// stackful-fibers' parks the fiber on the hub (green.hpp); boost-fibers' waits on a fiber
-// condition variable.
+// stackful-fibers' parks the fiber on the hub (green.hpp); boost-fibers' suspends the fiber's
+// Boost.Fiber context until the reactor or the deadline schedules it again (scheduler.hpp).
 class GreenSocket {
 public:
     explicit GreenSocket(Fd fd) : fd_(std::move(fd)) {}

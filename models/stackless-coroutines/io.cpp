@@ -10,7 +10,7 @@ IoWait::~IoWait() {
 
 bool IoWait::suspend(Strand& strand, std::coroutine_handle<> awaiting) {
     if (!start_waiting(strand, awaiting)) return false;
-    socket_.want(events_);
+    socket_.interest_.want(socket_.loop_.reactor(), socket_.fd_.get(), events_, &socket_);
     socket_.waiter_ = this;
     return true;
 }
@@ -22,28 +22,15 @@ void IoWait::cancel() {
     wake();
 }
 
-Socket::~Socket() { unwatch(); }
-
-void Socket::want(std::uint32_t events) {
-    if (watching_ == 0) {
-        loop_.reactor().watch(fd_.get(), events, this);
-    } else if (watching_ != events) {
-        loop_.reactor().modify(fd_.get(), events, this);
-    }
-    watching_ = events;
-}
-
-void Socket::unwatch() {
-    if (watching_ != 0) loop_.reactor().unwatch(fd_.get(), this);
-    watching_ = 0;
-}
+Socket::~Socket() { interest_.drop(loop_.reactor(), fd_.get(), this); }
 
 void Socket::on_events(std::uint32_t) {
     if (IoWait* waiter = std::exchange(waiter_, nullptr)) {
         waiter->handle.resume();  // it may destroy this socket: nothing after
     } else {
-        unwatch();  // nobody waits (a parked connection the peer closed): level-triggered
-                    // epoll would say so again every iteration
+        // Nobody waits (a parked connection the peer closed): level-triggered epoll would say
+        // so again every iteration.
+        interest_.drop(loop_.reactor(), fd_.get(), this);
     }
 }
 

@@ -46,18 +46,16 @@ public:
     int fd() const { return fd_.get(); }
     IoWait readable() { return {*this, EPOLLIN}; }
     IoWait writable() { return {*this, EPOLLOUT}; }
-    bool registered() const { return watching_ != 0; }
+    bool registered() const { return interest_.registered(); }
 
     void on_events(std::uint32_t events) override;
 
 private:
     friend class IoWait;
-    void want(std::uint32_t events);
-    void unwatch();
 
     Loop& loop_;
     Fd fd_;
-    std::uint32_t watching_ = 0;  // 0: not registered
+    reactor::Interest interest_;
     IoWait* waiter_ = nullptr;
 };
 

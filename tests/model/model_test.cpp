@@ -217,18 +217,21 @@ TEST_P(EveryModel, gives_connect_errors_not_a_hang_when_the_origin_is_unreachabl
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test),
                          test::test_name_of);
 
-// --threads for epoll-callbacks: two reactors, each on its own thread with its share of C, give
-// the same verified results through the full fault mix (the crawl's reactors share one
-// frontier and must all end when it is done), and the records name two lanes.
-TEST(Threads, runs_epoll_callbacks_on_two_reactors_each_its_own_lane_verified) {
-    if (!test::model_info("epoll-callbacks").built) GTEST_SKIP() << "epoll-callbacks is not built";
+// --threads for the models that run a loop or scheduler a thread: two, each on its own thread
+// with its share of C, give the same verified results through the full fault mix (the crawl's
+// threads share one frontier and must all end when it is done), and the records name two
+// lanes.
+class Threads : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Threads, runs_on_two_threads_each_its_own_lane_with_its_share_of_c_verified) {
+    if (!test::model_info(GetParam()).built) GTEST_SKIP() << GetParam() << " is not built";
     for (const char* scenario : {"download", "crawl"}) {
         auto path = std::filesystem::temp_directory_path() /
                     fmt::format("model-test-threads-{}.jsonl", ::getpid());
         nlohmann::json r =
-            run_model("epoll-callbacks", {"--scenario", scenario, "--pages", "200", "--concurrency",
-                                          "8", "--threads", "2", "--faults", full_fault_mix,
-                                          "--timeout-ms", "300", "--records", path.string()});
+            run_model(GetParam(), {"--scenario", scenario, "--pages", "200", "--concurrency", "8",
+                                   "--threads", "2", "--faults", full_fault_mix, "--timeout-ms",
+                                   "300", "--records", path.string()});
         std::vector<Record> records = read_records(path.string());
         std::filesystem::remove(path);
         EXPECT_TRUE(r["completed"].get<bool>()) << scenario << r.dump(2);
@@ -240,10 +243,15 @@ TEST(Threads, runs_epoll_callbacks_on_two_reactors_each_its_own_lane_verified) {
             lanes.insert(record.lane);
             tasks.insert({record.lane, record.task});
         }
-        EXPECT_EQ(lanes.size(), 2u) << scenario << ": one lane per reactor thread";
-        EXPECT_LE(tasks.size(), 8u) << scenario << ": C=8 requests over both lanes";
+        EXPECT_EQ(lanes.size(), 2u) << scenario << ": one lane per thread";
+        EXPECT_LE(tasks.size(), 8u) << scenario << ": C=8 tasks over both lanes";
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, Threads,
+                         ::testing::Values(std::string("epoll-callbacks"),
+                                           std::string("boost-fibers")),
+                         test::test_name_of);
 
 // The concurrency check must catch a model that runs one request at a time while it claims
 // C=8, and the blocking model is exactly that: its result, held to what a concurrent model

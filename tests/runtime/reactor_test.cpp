@@ -91,6 +91,33 @@ TEST(Reactor, fires_a_timer_armed_for_now_by_a_timer_only_after_the_next_epoll_w
     EXPECT_EQ(rounds, 1);
 }
 
+TEST(Reactor, handles_ready_io_between_every_64_due_timers_when_thousands_are_due) {
+    // A hub starting 10,000 fibers arms 10,000 timers for now; a socket that became ready is
+    // handled after at most 64 of them, not after all.
+    Reactor reactor;
+    Pair pair;
+    Handler reader;
+    int fired = 0, fired_when_read = -1;
+    reader.then = [&](std::uint32_t) {
+        fired_when_read = fired;
+        reactor.unwatch(pair.b.get(), &reader);
+    };
+    reactor.watch(pair.b.get(), EPOLLIN, &reader);
+    std::vector<std::unique_ptr<Timer>> timers;
+    for (int i = 0; i < 1000; ++i) {
+        timers.push_back(std::make_unique<Timer>([&] {
+            if (++fired == 1) {
+                ASSERT_EQ(::write(pair.a.get(), "x", 1), 1);  // readable from now on
+            }
+        }));
+        reactor.arm(*timers.back(), reactor.now());
+    }
+    reactor.run();
+    EXPECT_EQ(fired, 1000);
+    EXPECT_GE(fired_when_read, 1);
+    EXPECT_LE(fired_when_read, 64);
+}
+
 TEST(Reactor, never_fires_a_disarmed_a_moved_or_a_cancelled_timer_early) {
     Reactor reactor;
     std::string order;
