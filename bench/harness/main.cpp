@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
             if (built_only) {
                 if (built) std::cout << m.id << "\n";
             } else {
-                std::cout << fmt::format("{:<22} {}{}\n", m.id, m.summary,
+                std::cout << fmt::format("{:<22} {}{}{}\n", m.id, m.summary,
+                                         m.loop_per_thread ? " [--threads T]" : "",
                                          built ? "" : " (not built yet)");
             }
         }

@@ -64,7 +64,7 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"model", o.model},
         {"scenario", to_string(s.scenario)},
         {"concurrency", info && info->one_at_a_time ? 1 : s.concurrency},
-        {"threads", s.threads},
+        {"threads", info && !info->loop_per_thread ? 1 : s.threads},
         {"pages", s.pages},
         {"max_pages", s.max_pages ? nlohmann::json(*s.max_pages) : nlohmann::json(nullptr)},
         {"page_bytes", s.page_bytes},

@@ -64,22 +64,25 @@ Socket::~Socket() { interest_.drop(EpollScheduler::reactor(), fd_.get(), this); 
 bool Socket::wait(std::uint32_t events, std::int64_t deadline_ns) {
     interest_.want(EpollScheduler::reactor(), fd_.get(), events, this);
     waiter_ = boost::fibers::context::active();
-    timed_out_ = false;
+    scheduled_ = timed_out_ = false;
     EpollScheduler::reactor().arm(deadline_, deadline_ns);
     waiter_->suspend();  // until resume_waiter schedules it
+    waiter_ = nullptr;   // running again
     return !timed_out_;
 }
 
 void Socket::resume_waiter(bool timed_out) {
-    boost::fibers::context* waiter = std::exchange(waiter_, nullptr);
-    if (!waiter) return;
+    if (!waiter_ || scheduled_) return;
+    scheduled_ = true;
     timed_out_ = timed_out;
     EpollScheduler::reactor().disarm(deadline_);
-    boost::fibers::context::active()->schedule(waiter);
+    boost::fibers::context::active()->schedule(waiter_);
 }
 
 void Socket::on_events(std::uint32_t) {
     if (waiter_) {
+        // Scheduled, it may not have run yet: epoll says again what it said (level-triggered)
+        // until the fiber reads, and that is no reason to unregister.
         resume_waiter(false);
     } else {
         // Nobody waits (a parked connection the peer closed): level-triggered.

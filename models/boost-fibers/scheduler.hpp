@@ -69,12 +69,14 @@ public:
 
     bool wait(std::uint32_t events, std::int64_t deadline_ns) override;
     void on_events(std::uint32_t events) override;
+    bool registered() const { return interest_.registered(); }  // in the thread's epoll set
 
 private:
     void resume_waiter(bool timed_out);
 
     reactor::Interest interest_;
-    boost::fibers::context* waiter_ = nullptr;
+    boost::fibers::context* waiter_ = nullptr;  // from wait() until it runs again
+    bool scheduled_ = false;                    // the waiter is on its way back
     bool timed_out_ = false;
     reactor::Timer deadline_{[this] { resume_waiter(true); }};
 };

@@ -248,6 +248,14 @@ TEST_P(Threads, runs_on_two_threads_each_its_own_lane_with_its_share_of_c_verifi
     }
 }
 
+// A model that waits on one thread says so, whatever --threads asked.
+TEST(Threads, a_model_on_one_thread_reports_one_whatever_threads_asks) {
+    nlohmann::json r =
+        run_model("blocking", {"--scenario", "download", "--pages", "5", "--threads", "3"});
+    EXPECT_EQ(r["verified"], true) << r.dump(2);
+    EXPECT_EQ(r["threads"], 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, Threads,
                          ::testing::Values(std::string("epoll-callbacks"),
                                            std::string("boost-fibers")),

@@ -137,6 +137,31 @@ TEST(EpollScheduler, asks_epoll_during_a_long_run_of_ready_fibers) {
     EXPECT_LT(yields_before_resumed, 200);
 }
 
+TEST(EpollScheduler, keeps_a_socket_registered_while_its_fiber_is_on_its_way_back) {
+    // The waiter is made ready, but 100 busy fibers run before it, and epoll is asked again
+    // meanwhile: it says once more that the socket is readable (level-triggered). That is no
+    // reason to unregister it, or every request would cost two epoll_ctl calls.
+    bool ready = false, registered_when_back = false;
+    on_a_fiber_thread([&] {
+        Pair pair;
+        boost::fibers::fiber waiter([&] {
+            ready = pair.a->wait(EPOLLIN, monotonic_ns() + 5000 * ms);
+            registered_when_back = pair.a->registered();
+        });
+        boost::this_fiber::yield();  // the waiter waits
+        ASSERT_EQ(::send(pair.b.get(), "x", 1, 0), 1);
+        std::vector<boost::fibers::fiber> busy;
+        for (int i = 0; i < 100; ++i)
+            busy.emplace_back([] {
+                for (int k = 0; k < 3; ++k) boost::this_fiber::yield();
+            });
+        waiter.join();
+        for (auto& fiber : busy) fiber.join();
+    });
+    EXPECT_TRUE(ready);
+    EXPECT_TRUE(registered_when_back);
+}
+
 TEST(EpollScheduler, wakes_from_epoll_wait_when_a_fiber_on_another_thread_makes_one_ready) {
     boost::fibers::buffered_channel<std::int64_t> channel(2);
     std::int64_t latency = -1;
