@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bench/harness/models.hpp"
+#include "scenarios/lanes.hpp"
 #include "scenarios/records.hpp"
 
 namespace rosetta {
@@ -64,7 +65,8 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"model", o.model},
         {"scenario", to_string(s.scenario)},
         {"concurrency", info && info->one_at_a_time ? 1 : s.concurrency},
-        {"threads", info && !info->loop_per_thread ? 1 : s.threads},
+        // The loops a run really has: one, or --threads but no more than C (scenarios/lanes.hpp).
+        {"threads", info && !info->loop_per_thread ? 1 : lanes_for(s.threads, s.concurrency)},
         {"pages", s.pages},
         {"max_pages", s.max_pages ? nlohmann::json(*s.max_pages) : nlohmann::json(nullptr)},
         {"page_bytes", s.page_bytes},

@@ -248,12 +248,17 @@ TEST_P(Threads, runs_on_two_threads_each_its_own_lane_with_its_share_of_c_verifi
     }
 }
 
-// A model that waits on one thread says so, whatever --threads asked.
-TEST(Threads, a_model_on_one_thread_reports_one_whatever_threads_asks) {
+// The result names the loops a run really had: one for a model that waits on one thread, and
+// no more than C for one that spreads over threads, whatever --threads asked.
+TEST(Threads, reports_the_loops_a_run_really_had_not_the_threads_asked) {
     nlohmann::json r =
         run_model("blocking", {"--scenario", "download", "--pages", "5", "--threads", "3"});
     EXPECT_EQ(r["verified"], true) << r.dump(2);
     EXPECT_EQ(r["threads"], 1);
+    r = run_model("epoll-callbacks", {"--scenario", "download", "--pages", "5", "--concurrency",
+                                      "2", "--threads", "3"});
+    EXPECT_EQ(r["verified"], true) << r.dump(2);
+    EXPECT_EQ(r["threads"], 2) << "two requests keep two reactors busy, not three";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Threads,
