@@ -1,15 +1,18 @@
 // rosetta: the harness. `rosetta origin` serves the simulated web, `rosetta run` runs one model
-// against it and measures it from outside, `rosetta models` lists the models.
+// against it and measures it from outside, `rosetta matrix` runs a grid of such runs,
+// `rosetta models` lists the models.
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "bench/harness/matrix.hpp"
 #include "bench/harness/models.hpp"
 #include "bench/harness/result.hpp"
 #include "bench/harness/run.hpp"
@@ -50,6 +53,73 @@ int main(int argc, char** argv) {
                     "Stop the model after this long and name the failure")
         ->check(CLI::Range(0.1, 86400.0))
         ->capture_default_str();
+
+    // rosetta matrix: a preset's grid, any axis of which the options replace.
+    std::string preset = "quick";
+    std::vector<std::string> grid_models, grid_scenarios;
+    std::vector<int> grid_concurrency, grid_latency, grid_threads;
+    std::optional<int> grid_repeat, grid_pages, grid_pages_per_task;
+    Spec grid_base;
+    MatrixOptions matrix_options;
+    CLI::App* matrix = app.add_subcommand(
+        "matrix", "Run every model through a grid of runs, resumable, results as JSON lines");
+    matrix->add_option("--preset", preset, "quick (a few minutes), c10k (the ladder) or full")
+        ->check(CLI::IsMember({"quick", "c10k", "full"}))
+        ->capture_default_str();
+    matrix->add_option("--models", grid_models, "Model ids, comma-separated (default: all built)")
+        ->delimiter(',')
+        ->check(CLI::IsMember(ids));
+    matrix->add_option("--scenarios", grid_scenarios, "download,crawl")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"download", "crawl"}));
+    matrix->add_option("--concurrency", grid_concurrency, "Concurrency levels, e.g. 1,10,100")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1'000'000));
+    matrix->add_option("--latency-ms", grid_latency, "Origin think times (ms), e.g. 0,50")
+        ->delimiter(',')
+        ->check(CLI::Range(0, 3'600'000));
+    matrix->add_option("--threads", grid_threads, "Event loops for the models that use them")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 256));
+    matrix->add_option("--repeat", grid_repeat, "Runs of each cell; the median is kept")
+        ->check(CLI::Range(1, 100));
+    matrix->add_option("--pages", grid_pages, "Pages of each run (at least, with --pages-per-task)")
+        ->check(CLI::Range(1, 10'000'000));
+    matrix
+        ->add_option("--pages-per-task", grid_pages_per_task,
+                     "Pages a run fetches per unit of concurrency (0: --pages alone)")
+        ->check(CLI::Range(0, 100'000));
+    matrix
+        ->add_option_function<std::string>(
+            "--faults",
+            [&grid_base](const std::string& text) { grid_base.faults = parse_faults(text); },
+            "Fault mix of every run (see rosetta run --help)")
+        ->type_name("SPEC")
+        ->check([](const std::string& text) {
+            try {
+                parse_faults(text);
+                return std::string();
+            } catch (const std::exception& e) {
+                return std::string(e.what());
+            }
+        });
+    matrix->add_option("--timeout-ms", grid_base.timeout_ms, "Per attempt (ms)")
+        ->check(CLI::Range(1, 3'600'000))
+        ->capture_default_str();
+    matrix->add_option("--origin", grid_base.origin,
+                       "HOST:PORT of a running HTTP/1.1 server (default: start one a run)");
+    double matrix_deadline_s = 600;
+    matrix
+        ->add_option("--deadline-s", matrix_deadline_s,
+                     "Stop a run after this long and name the failure")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
+    matrix
+        ->add_option("--out", matrix_options.out,
+                     "Results file, appended to and read first to resume (default: "
+                     "results/<date>.jsonl)")
+        ->type_name("FILE");
+    matrix->add_flag("--dry-run", matrix_options.dry_run, "List the cells to run and stop");
 
     CLI::App* models = app.add_subcommand("models", "List the model ids");
     bool built_only = false;
@@ -97,6 +167,61 @@ int main(int argc, char** argv) {
             }
         }
         return 0;
+    }
+    if (*matrix) {
+        try {
+            std::vector<std::string> built;
+            for (const ModelInfo& m : all_models())
+                if (::access(model_executable(m.id).c_str(), X_OK) == 0) built.emplace_back(m.id);
+            Grid& grid = matrix_options.grid;
+            grid = preset_grid(preset, built);
+            if (matrix->count("--models")) grid.models = grid_models;
+            if (matrix->count("--scenarios")) {
+                grid.scenarios.clear();
+                for (const std::string& name : grid_scenarios)
+                    grid.scenarios.push_back(name == "crawl" ? Scenario::crawl
+                                                             : Scenario::download);
+            }
+            if (matrix->count("--concurrency")) grid.concurrency = grid_concurrency;
+            if (matrix->count("--latency-ms")) grid.latency_ms = grid_latency;
+            if (matrix->count("--threads")) grid.threads = grid_threads;
+            if (grid_repeat) grid.repeat = *grid_repeat;
+            grid.deadline_s = matrix_deadline_s;
+            if (grid_pages) grid.base.pages = *grid_pages;
+            if (grid_pages_per_task) grid.pages_per_task = *grid_pages_per_task;
+            if (matrix->count("--faults")) grid.base.faults = grid_base.faults;
+            grid.base.timeout_ms = grid_base.timeout_ms;
+            grid.base.origin = grid_base.origin;
+            for (const char* option :
+                 {"--models", "--scenarios", "--concurrency", "--latency-ms", "--threads",
+                  "--pages", "--pages-per-task", "--faults", "--timeout-ms", "--origin"})
+                if (matrix->count(option)) grid.preset = preset + ", changed";
+            if (!grid.base.origin.empty()) parse_host_port(grid.base.origin);
+            for (const std::string& model : grid.models)
+                if (::access(model_executable(model).c_str(), X_OK) != 0)
+                    throw std::invalid_argument(
+                        fmt::format("--models: {} is not built in this tree", model));
+            if (matrix_options.out.empty()) {
+                const std::chrono::year_month_day today{
+                    std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())};
+                matrix_options.out = fmt::format(
+                    "results/{}-{:02}-{:02}.jsonl", static_cast<int>(today.year()),
+                    static_cast<unsigned>(today.month()), static_cast<unsigned>(today.day()));
+                std::filesystem::create_directories("results");
+            }
+            cells_of(grid);  // a bad grid is an error before anything runs or is written
+            if (auto why = check_appendable("--out", matrix_options.out))
+                throw std::invalid_argument(*why);
+            std::signal(SIGPIPE, SIG_IGN);
+            raise_fd_limit();
+            return run_matrix(matrix_options);
+        } catch (const std::invalid_argument& e) {  // the grid or --out: before anything ran
+            std::cerr << "rosetta matrix: " << e.what() << "\n";
+            return 2;
+        } catch (const std::filesystem::filesystem_error& e) {
+            std::cerr << "rosetta matrix: results/: " << e.code().message() << "\n";
+            return 2;
+        }
     }
     if (*origin) {
         try {

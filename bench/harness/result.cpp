@@ -58,7 +58,7 @@ std::string unverified_because(const nlohmann::json& r) {
 
 }  // namespace
 
-nlohmann::json result_skeleton(const RunOptions& o) {
+nlohmann::json run_fields(const RunOptions& o) {
     const Spec& s = o.spec;
     const ModelInfo* info = find_model(o.model);
     return {
@@ -79,6 +79,12 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"seed", s.seed},
         {"start", s.start},
         {"origin", s.origin.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.origin)},
+    };
+}
+
+nlohmann::json result_skeleton(const RunOptions& o) {
+    nlohmann::json result = run_fields(o);
+    result.update(nlohmann::json{
         {"completed", false},
         {"verified", nullptr},
         {"failure", nullptr},
@@ -100,7 +106,8 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"connections", nullptr},
         {"machine", machine()},
         {"git", git_revision()},
-    };
+    });
+    return result;
 }
 
 std::string describe_result(const nlohmann::json& r) {

@@ -9,6 +9,11 @@
 
 namespace rosetta {
 
+// The fields that say what was run: model, scenario and every option that shapes the run, as
+// the run reports them (concurrency 1 for a model that runs one at a time, the loops it really
+// had). What identifies a run (rosetta matrix's cells).
+nlohmann::json run_fields(const RunOptions& options);
+
 // Every field of the schema, filled from the options; the measured ones zero or null, and
 // completed false until the run proves otherwise.
 nlohmann::json result_skeleton(const RunOptions& options);
