@@ -133,6 +133,29 @@ std::uint64_t tree_rss_kib(pid_t root) {
     return total;
 }
 
+KernelMemory kernel_memory() {
+    static const long page_kib = ::sysconf(_SC_PAGESIZE) / 1024;
+    KernelMemory m;
+    std::ifstream meminfo("/proc/meminfo");
+    std::string name;
+    std::int64_t value = 0;
+    std::string unit;
+    int found = 0;
+    while (found < 2 && meminfo >> name >> value) {
+        std::getline(meminfo, unit);  // " kB"
+        if (name == "KernelStack:") m.stack_kib = value, ++found;
+        if (name == "SUnreclaim:") m.slab_kib = value, ++found;
+    }
+    std::ifstream sockstat("/proc/net/sockstat");
+    std::string line;
+    while (std::getline(sockstat, line)) {
+        if (!line.starts_with("TCP:")) continue;
+        if (auto at = line.find(" mem "); at != std::string::npos)
+            m.socket_kib = std::stoll(line.substr(at + 5)) * page_kib;
+    }
+    return m;
+}
+
 bool drain(int fd, std::string& into) {
     char buffer[16384];
     for (;;) {

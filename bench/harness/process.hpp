@@ -51,6 +51,17 @@ private:
 // Resident memory of pid and all its descendants, in KiB (0 if pid is gone).
 std::uint64_t tree_rss_kib(pid_t pid);
 
+// The kernel's memory that RSS never shows, system-wide, in KiB: the threads' kernel stacks
+// (KernelStack) and the unreclaimable slab (SUnreclaim: socket structures, epoll items, task
+// structs...) from /proc/meminfo, and what TCP sockets have charged for their buffers
+// (/proc/net/sockstat's TCP mem, pages), which may be slab already, so kept apart.
+struct KernelMemory {
+    std::int64_t stack_kib = 0;
+    std::int64_t slab_kib = 0;
+    std::int64_t socket_kib = 0;
+};
+KernelMemory kernel_memory();
+
 // Reads what is available on fd (non-blocking) and appends it; false at EOF.
 bool drain(int fd, std::string& into);
 

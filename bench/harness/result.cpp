@@ -98,6 +98,9 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"urls_per_s", 0.0},
         {"latency_us", LatencyHistogram{}.summary_json()},
         {"peak_rss_kib", 0},
+        // The kernel's memory, system-wide, grown since the model started (run.cpp): thread
+        // stacks, unreclaimable slab, and the TCP sockets' buffers (which may be slab too).
+        {"kernel_kib", {{"stack", 0}, {"slab", 0}, {"sockets", 0}}},
         {"cpu_user_s", 0.0},
         {"cpu_sys_s", 0.0},
         {"ctx_voluntary", 0},

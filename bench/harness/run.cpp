@@ -156,6 +156,10 @@ struct Watched {
     int wait_status = 0;
     rusage usage{};
     std::uint64_t peak_rss_kib = 0;  // the process tree's, sampled
+    // The kernel's side, system-wide, as growth over the sample taken just before the model
+    // started: the stacks and slab at the sample where their sum peaked, and the socket
+    // buffers' own peak.
+    KernelMemory kernel_peak;
     double wall_s = 0;
     std::string out, err;
     std::optional<std::string> stopped;  // why the harness stopped it early
@@ -163,10 +167,23 @@ struct Watched {
 
 // Step 2: runs the model and watches it until it exits, is interrupted or overruns the
 // deadline. One loop waits for everything: output, exit, the deadline, a stop signal, and
-// every 5 ms a sample of the process tree's memory (the peak of a short run lasts milliseconds).
+// every 5 ms a sample of the process tree's memory and of the kernel's (the peak of a short run
+// lasts milliseconds).
 Watched watch_model(const RunOptions& o, const std::string& executable,
                     const std::vector<std::string>& args, const std::string& records_path) {
     Watched w;
+    const KernelMemory baseline = kernel_memory();
+    auto sample_kernel = [&w, &baseline] {
+        const KernelMemory now = kernel_memory();
+        const std::int64_t stack = now.stack_kib - baseline.stack_kib,
+                           slab = now.slab_kib - baseline.slab_kib;
+        if (stack + slab > w.kernel_peak.stack_kib + w.kernel_peak.slab_kib) {
+            w.kernel_peak.stack_kib = stack;
+            w.kernel_peak.slab_kib = slab;
+        }
+        w.kernel_peak.socket_kib =
+            std::max(w.kernel_peak.socket_kib, now.socket_kib - baseline.socket_kib);
+    };
     const std::int64_t start_ns = monotonic_ns();
     std::int64_t end_ns = 0;
     Child model(executable, args, true);
@@ -180,6 +197,7 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
         ::poll(p.data(), p.size(), 5);
         std::int64_t now = monotonic_ns();
         w.peak_rss_kib = std::max(w.peak_rss_kib, tree_rss_kib(model.pid()));
+        sample_kernel();
         if (p[0].revents) out_open = drain(model.stdout_fd(), w.out);
         if (p[1].revents) err_open = drain(model.stderr_fd(), w.err);
         if (p[2].revents & POLLIN) {
@@ -256,6 +274,9 @@ nlohmann::json run_model(const RunOptions& o) {
     result["ctx_involuntary"] = watched.usage.ru_nivcsw;
     // wait4's ru_maxrss is the largest single process; the sampled sum covers the tree.
     result["peak_rss_kib"] = std::max<std::uint64_t>(watched.peak_rss_kib, watched.usage.ru_maxrss);
+    result["kernel_kib"] = {{"stack", watched.kernel_peak.stack_kib},
+                            {"slab", watched.kernel_peak.slab_kib},
+                            {"sockets", watched.kernel_peak.socket_kib}};
     result["wall_s"] = watched.wall_s;
 
     nlohmann::json inside;  // the model's own result line, when it finished on its own

@@ -160,6 +160,8 @@ TEST(Harness, prints_a_result_with_every_field_of_the_schema) {
         EXPECT_TRUE(r["latency_us"][key].is_number_integer()) << key;
     for (const char* key : {"cpus", "kernel", "compiler"})
         EXPECT_TRUE(r["machine"].contains(key)) << key;
+    for (const char* key : {"stack", "slab", "sockets"})
+        EXPECT_TRUE(r["kernel_kib"][key].is_number_integer()) << key;
     EXPECT_EQ(r["concurrency"], 1) << "blocking runs one request at a time";
     EXPECT_GT(r["peak_rss_kib"].get<int>(), 100);
     EXPECT_GT(r["latency_us"]["max"].get<int>(), 0);
@@ -180,6 +182,20 @@ TEST(Harness, prints_a_result_with_every_field_of_the_schema) {
     }
     EXPECT_EQ(n, 20);
     std::filesystem::remove_all(dir);
+}
+
+// RSS never shows a thread's kernel stack; kernel_kib.stack does: 200 threads blocked at once hold
+// at least 200 kernel stacks (16 KiB each on x86-64; half that is asserted, the figure being
+// system-wide and other processes' threads may end meanwhile).
+TEST(Harness, counts_the_kernel_stacks_of_a_models_threads_which_rss_does_not) {
+    if (!test::model_info("thread-per-task").built) GTEST_SKIP() << "thread-per-task not built";
+    test::Ran ran = run_binary(
+        "rosetta", {"run", "--model", "thread-per-task", "--scenario", "download", "--pages", "400",
+                    "--concurrency", "200", "--latency-ms", "300", "--json"});
+    ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+    nlohmann::json r = ran.json();
+    EXPECT_GE(r["peak_inflight"].get<int>(), 150);
+    EXPECT_GE(r["kernel_kib"]["stack"].get<long>(), 200 * 8) << r["kernel_kib"].dump();
 }
 
 TEST(Harness, names_the_failure_when_the_origin_is_unreachable) {
