@@ -121,6 +121,14 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     matrix->add_flag("--dry-run", matrix_options.dry_run, "List the cells to run and stop");
 
+    for (CLI::App* command : {run, matrix})
+        command
+            ->add_option("--memory-guard", run_options.memory_guard,
+                         "Stop a run whose memory (RSS + kernel) passes this fraction of "
+                         "MemAvailable at its start")
+            ->check(CLI::Range(0.00001, 0.95))
+            ->capture_default_str();
+
     CLI::App* models = app.add_subcommand("models", "List the model ids");
     bool built_only = false;
     models->add_flag("--built", built_only,
@@ -187,6 +195,7 @@ int main(int argc, char** argv) {
             if (matrix->count("--threads")) grid.threads = grid_threads;
             if (grid_repeat) grid.repeat = *grid_repeat;
             grid.deadline_s = matrix_deadline_s;
+            grid.memory_guard = run_options.memory_guard;
             if (grid_pages) grid.base.pages = *grid_pages;
             if (grid_pages_per_task) grid.pages_per_task = *grid_pages_per_task;
             if (matrix->count("--faults")) grid.base.faults = grid_base.faults;

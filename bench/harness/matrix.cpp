@@ -246,6 +246,7 @@ std::vector<Cell> cells_of(const Grid& grid) {
                         cell.options.model = model;
                         cell.options.spec = grid.base;
                         cell.options.deadline_s = grid.deadline_s;
+                        cell.options.memory_guard = grid.memory_guard;
                         Spec& spec = cell.options.spec;
                         spec.scenario = scenario;
                         spec.concurrency = find_model(model)->one_at_a_time ? 1 : c;

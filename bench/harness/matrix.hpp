@@ -31,7 +31,8 @@ struct Grid {
     // least `pages` — so a ladder's cells all last a few rounds of think time.
     int pages_per_task = 0;
     int repeat = 1;
-    double deadline_s = 600;  // of each run
+    double deadline_s = 600;    // of each run
+    double memory_guard = 0.5;  // of each run (RunOptions)
     Spec base;  // everything else of each run: faults, timeouts, page size, seed, --origin
 };
 

@@ -156,6 +156,17 @@ KernelMemory kernel_memory() {
     return m;
 }
 
+std::int64_t mem_available_kib() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string name, unit;
+    std::int64_t value = 0;
+    while (meminfo >> name >> value) {
+        std::getline(meminfo, unit);
+        if (name == "MemAvailable:") return value;
+    }
+    return 0;
+}
+
 bool drain(int fd, std::string& into) {
     char buffer[16384];
     for (;;) {

@@ -61,6 +61,8 @@ struct KernelMemory {
     std::int64_t socket_kib = 0;
 };
 KernelMemory kernel_memory();
+// MemAvailable from /proc/meminfo, KiB (0 if it cannot be read).
+std::int64_t mem_available_kib();
 
 // Reads what is available on fd (non-blocking) and appends it; false at EOF.
 bool drain(int fd, std::string& into);

@@ -189,6 +189,9 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
     Child model(executable, args, true);
     Progress progress(records_path, fmt::format("{} {}", o.model, to_string(o.spec.scenario)));
     const std::int64_t deadline_ns = start_ns + static_cast<std::int64_t>(o.deadline_s * 1e9);
+    const std::int64_t available_kib = mem_available_kib();
+    const auto guard_kib =
+        static_cast<std::int64_t>(o.memory_guard * static_cast<double>(available_kib));
     bool out_open = true, err_open = true;
     while (!model.reaped()) {
         std::array<pollfd, 3> p = {pollfd{out_open ? model.stdout_fd() : -1, POLLIN, 0},
@@ -205,6 +208,15 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
             model.reap();
         } else if (auto why = StopSignals::received()) {
             w.stopped = *why;
+            model.stop(2000);
+        } else if (const std::int64_t used =
+                       static_cast<std::int64_t>(w.peak_rss_kib) +
+                       std::max<std::int64_t>(0, w.kernel_peak.stack_kib + w.kernel_peak.slab_kib);
+                   available_kib > 0 && used > guard_kib) {
+            w.stopped = fmt::format(
+                "memory guard: the run held {} MiB, more than {:g} of the {} MiB available when "
+                "it started (--memory-guard)",
+                used / 1024, o.memory_guard, available_kib / 1024);
             model.stop(2000);
         } else if (now > deadline_ns) {
             w.stopped = fmt::format(

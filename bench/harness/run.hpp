@@ -13,6 +13,9 @@ struct RunOptions {
     Spec spec;
     int origin_threads = 1;
     double deadline_s = 600;
+    // Stops the model once its process tree's RSS and the kernel's growth since it started pass
+    // this fraction of MemAvailable at its start: a run must not endanger the machine.
+    double memory_guard = 0.5;
 };
 
 // Runs it and returns the result object (WORKBENCH.md's schema, see result.hpp). Never throws

@@ -198,6 +198,20 @@ TEST(Harness, counts_the_kernel_stacks_of_a_models_threads_which_rss_does_not) {
     EXPECT_GE(r["kernel_kib"]["stack"].get<long>(), 200 * 8) << r["kernel_kib"].dump();
 }
 
+// A run that would endanger the machine is stopped and says so: a guard of 0.001% of
+// MemAvailable (well under a MiB on any machine that runs these tests) is passed at once.
+TEST(Harness, stops_a_run_past_its_memory_guard_and_names_it) {
+    test::Ran ran =
+        run_binary("rosetta", {"run", "--model", "blocking", "--scenario", "download", "--pages",
+                               "100", "--latency-ms", "20", "--memory-guard", "0.00001", "--json"});
+    EXPECT_EQ(ran.exit_code, 1) << ran.out << ran.err;
+    nlohmann::json r = ran.json();
+    EXPECT_EQ(r["completed"], false);
+    ASSERT_TRUE(r["failure"].is_string()) << r.dump(2);
+    EXPECT_TRUE(r["failure"].get<std::string>().starts_with("memory guard")) << r["failure"];
+    EXPECT_LT(ran.seconds, 1.5) << "stopped at once, not after 100 × 20 ms";
+}
+
 TEST(Harness, names_the_failure_when_the_origin_is_unreachable) {
     std::string origin = fmt::format("127.0.0.1:{}", test::closed_port());
     test::Ran ran = run_binary(
