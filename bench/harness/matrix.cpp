@@ -48,13 +48,13 @@ private:
 };
 
 bool interrupted(const nlohmann::json& result) {
-    return result["failure"].is_string() &&
+    return result.value("failure", nlohmann::json()).is_string() &&
            result["failure"].get<std::string>().starts_with("interrupted");
 }
 
 // Completed, and verified or not verifiable (another origin): what a ladder may climb past.
 bool good(const nlohmann::json& result) {
-    return result["completed"] == true && result["verified"] != false;
+    return result.value("completed", false) && result.value("verified", nlohmann::json()) != false;
 }
 
 std::string seconds_text(double s) {
@@ -120,15 +120,24 @@ std::string cell_title(const RunOptions& o) {
                        o.spec.concurrency, o.spec.latency_ms, o.spec.threads, o.spec.pages);
 }
 
+// A number of a result, or `otherwise` when it is missing or null (peak_inflight is null
+// against another origin, which keeps no stats; a results file may hold older lines).
+double number(const nlohmann::json& r, const char* key, double otherwise = 0) {
+    auto it = r.find(key);
+    return it != r.end() && it->is_number() ? it->get<double>() : otherwise;
+}
+
 std::string one_line(const nlohmann::json& r) {
     std::string verdict = r["failure"].is_string() ? "failed: " + r["failure"].get<std::string>()
                           : r["verified"] == false ? "NOT verified"
                           : r["verified"] == true  ? "verified"
                                                    : "not verifiable";
-    return fmt::format("{:>9.0f} req/s  p99 {:>8.1f} ms  peak {:>6}  rss {:>8} KiB  {}",
-                       r["throughput_rps"].get<double>(),
-                       r["latency_us"]["p99"].get<double>() / 1000.0,
-                       r["peak_inflight"].get<long>(), r["peak_rss_kib"].get<long>(), verdict);
+    const double inflight = number(r, "peak_inflight", -1);
+    return fmt::format("{:>9.0f} req/s  p99 {:>8.1f} ms  peak {:>6}  rss {:>8.0f} KiB  {}",
+                       number(r, "throughput_rps"),
+                       number(r.value("latency_us", nlohmann::json::object()), "p99") / 1000.0,
+                       inflight < 0 ? "-" : fmt::format("{:.0f}", inflight),
+                       number(r, "peak_rss_kib"), verdict);
 }
 
 // The summary: one row per model and scenario — its best req/s, p99 there, the highest
@@ -143,26 +152,29 @@ void print_summary(const std::vector<nlohmann::json>& results) {
     };
     std::map<std::pair<std::string, std::string>, Row> rows;
     for (const nlohmann::json& r : results) {
-        Row& row = rows[{r["model"].get<std::string>(), r["scenario"].get<std::string>()}];
+        Row& row = rows[{r.value("model", "?"), r.value("scenario", "?")}];
         if (!good(r)) {
             if (row.broke.empty())
-                row.broke = fmt::format(
-                    "C={}: {}", r["concurrency"].get<int>(),
-                    r["failure"].is_string() ? r["failure"].get<std::string>() : "not verified");
+                row.broke = fmt::format("C={:.0f}: {}", number(r, "concurrency"),
+                                        r.value("failure", nlohmann::json()).is_string()
+                                            ? r["failure"].get<std::string>()
+                                            : "not verified");
             continue;
         }
-        const double rps = r["throughput_rps"].get<double>();
+        const double rps = number(r, "throughput_rps");
         if (rps > row.best) {
             row.best = rps;
-            row.p99_ms = r["latency_us"]["p99"].get<double>() / 1000.0;
+            row.p99_ms = number(r.value("latency_us", nlohmann::json::object()), "p99") / 1000.0;
         }
-        row.held = std::max(row.held, r["peak_inflight"].get<long>());
-        row.inflight.push_back(r["peak_inflight"].get<double>());
-        row.rss.push_back(r["peak_rss_kib"].get<double>());
+        const double inflight = number(r, "peak_inflight", -1);
+        if (inflight < 0) continue;  // another origin: no in-flight count to fit against
+        row.held = std::max(row.held, static_cast<long>(inflight));
+        row.inflight.push_back(inflight);
+        row.rss.push_back(number(r, "peak_rss_kib"));
         double kernel = 0;  // stacks and slab (the sockets' buffers may be slab already)
         if (r.contains("kernel_kib") && r["kernel_kib"].is_object())
-            kernel = r["kernel_kib"].value("stack", 0.0) + r["kernel_kib"].value("slab", 0.0);
-        row.rss_kernel.push_back(r["peak_rss_kib"].get<double>() + kernel);
+            kernel = number(r["kernel_kib"], "stack") + number(r["kernel_kib"], "slab");
+        row.rss_kernel.push_back(number(r, "peak_rss_kib") + kernel);
     }
     std::cout << fmt::format("\n{:<22} {:<9} {:>9} {:>8} {:>7} {:>12} {:>12}  {}\n", "model",
                              "scenario", "req/s", "p99 ms", "held", "KiB/task", "+kernel",
@@ -177,9 +189,9 @@ void print_summary(const std::vector<nlohmann::json>& results) {
                        : std::string("-");
         };
         std::cout << fmt::format("{:<22} {:<9} {:>9.0f} {:>8.1f} {:>7} {:>12} {:>12}  {}\n",
-                                 id.first, id.second, row.best, row.p99_ms, row.held,
-                                 per_task(row.rss), per_task(row.rss_kernel),
-                                 row.broke.empty() ? "-" : row.broke);
+                                 id.first, id.second, row.best, row.p99_ms,
+                                 row.held > 0 ? std::to_string(row.held) : "-", per_task(row.rss),
+                                 per_task(row.rss_kernel), row.broke.empty() ? "-" : row.broke);
     }
     std::cout << "KiB/task: the slope of peak RSS over peak requests in flight (R²); +kernel: "
                  "with the kernel's stacks and slab, system-wide (the origin's sockets too)\n";

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -151,7 +152,7 @@ KernelMemory kernel_memory() {
     while (std::getline(sockstat, line)) {
         if (!line.starts_with("TCP:")) continue;
         if (auto at = line.find(" mem "); at != std::string::npos)
-            m.socket_kib = std::stoll(line.substr(at + 5)) * page_kib;
+            m.socket_kib = std::strtoll(line.c_str() + at + 5, nullptr, 10) * page_kib;
     }
     return m;
 }
