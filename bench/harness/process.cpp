@@ -134,6 +134,17 @@ std::uint64_t tree_rss_kib(pid_t root) {
     return total;
 }
 
+std::uint64_t peak_rss_since_exec_kib(pid_t pid) {
+    std::ifstream status(fmt::format("/proc/{}/status", pid));
+    std::string name, unit;
+    std::uint64_t value = 0;
+    while (status >> name) {
+        if (name == "VmHWM:") return status >> value ? value : 0;
+        std::getline(status, unit);
+    }
+    return 0;
+}
+
 KernelMemory kernel_memory() {
     static const long page_kib = ::sysconf(_SC_PAGESIZE) / 1024;
     KernelMemory m;

@@ -50,6 +50,10 @@ private:
 
 // Resident memory of pid and all its descendants, in KiB (0 if pid is gone).
 std::uint64_t tree_rss_kib(pid_t pid);
+// The high-water mark of pid's resident memory since its exec (VmHWM), KiB; 0 if pid is gone.
+// Not wait4's ru_maxrss: Linux starts a child's at its parent's peak when it forks, so a model
+// started by a harness that has grown (a matrix) would report the harness's memory.
+std::uint64_t peak_rss_since_exec_kib(pid_t pid);
 
 // The kernel's memory that RSS never shows, system-wide, in KiB: the threads' kernel stacks
 // (KernelStack) and the unreclaimable slab (SUnreclaim: socket structures, epoll items, task

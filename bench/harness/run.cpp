@@ -200,6 +200,7 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
         ::poll(p.data(), p.size(), 5);
         std::int64_t now = monotonic_ns();
         w.peak_rss_kib = std::max(w.peak_rss_kib, tree_rss_kib(model.pid()));
+        w.peak_rss_kib = std::max(w.peak_rss_kib, peak_rss_since_exec_kib(model.pid()));
         sample_kernel();
         if (p[0].revents) out_open = drain(model.stdout_fd(), w.out);
         if (p[1].revents) err_open = drain(model.stderr_fd(), w.err);
@@ -284,8 +285,9 @@ nlohmann::json run_model(const RunOptions& o) {
     result["cpu_sys_s"] = seconds(watched.usage.ru_stime);
     result["ctx_voluntary"] = watched.usage.ru_nvcsw;
     result["ctx_involuntary"] = watched.usage.ru_nivcsw;
-    // wait4's ru_maxrss is the largest single process; the sampled sum covers the tree.
-    result["peak_rss_kib"] = std::max<std::uint64_t>(watched.peak_rss_kib, watched.usage.ru_maxrss);
+    // Sampled: the tree's sum, and the model process's own high-water mark, which catches a
+    // peak between samples (not wait4's ru_maxrss: see peak_rss_since_exec_kib).
+    result["peak_rss_kib"] = watched.peak_rss_kib;
     result["kernel_kib"] = {{"stack", watched.kernel_peak.stack_kib},
                             {"slab", watched.kernel_peak.slab_kib},
                             {"sockets", watched.kernel_peak.socket_kib}};
