@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -20,32 +19,6 @@
 namespace rosetta {
 
 namespace {
-
-volatile std::sig_atomic_t matrix_stop = 0;
-extern "C" void on_matrix_stop(int) { matrix_stop = 1; }
-
-// Between cells a SIGINT stops the matrix; during one, run_model's own handler stops the run,
-// whose result says "interrupted", and the matrix stops after it.
-class StopBetweenCells {
-public:
-    StopBetweenCells() {
-        matrix_stop = 0;
-        struct sigaction action {};
-        action.sa_handler = on_matrix_stop;
-        for (std::size_t i = 0; i < signals_.size(); ++i)
-            ::sigaction(signals_[i], &action, &old_[i]);
-    }
-    ~StopBetweenCells() {
-        for (std::size_t i = 0; i < signals_.size(); ++i)
-            ::sigaction(signals_[i], &old_[i], nullptr);
-    }
-    StopBetweenCells(const StopBetweenCells&) = delete;
-    StopBetweenCells& operator=(const StopBetweenCells&) = delete;
-
-private:
-    std::array<int, 3> signals_ = {SIGINT, SIGTERM, SIGHUP};
-    std::array<struct sigaction, 3> old_{};
-};
 
 bool interrupted(const nlohmann::json& result) {
     return result.value("failure", nlohmann::json()).is_string() &&
@@ -348,14 +321,15 @@ int run_matrix(const MatrixOptions& options) {
             if (!done.contains(cell.key)) std::cout << "  " << cell_title(cell.options) << "\n";
         return 0;
     }
-    StopBetweenCells stop;
+    StopSignals stop;  // between cells too: a signal then stops the matrix before the next
     Progress progress(to_run);
     std::vector<nlohmann::json> results;  // of this grid, from before and from now
     std::string broken;  // model|scenario|latency|threads of a ladder that broke: skip its rest
     std::size_t ran = 0;
     int status = 0;
+    bool stopped = false;
     for (const Cell& cell : cells) {
-        if (matrix_stop) break;
+        if ((stopped = stopped || StopSignals::received().has_value())) break;
         const RunOptions& o = cell.options;
         const std::string ladder = fmt::format("{}|{}|{}|{}", o.model, to_string(o.spec.scenario),
                                                o.spec.latency_ms, o.spec.threads);
@@ -368,21 +342,21 @@ int run_matrix(const MatrixOptions& options) {
             continue;
         } else {
             std::vector<nlohmann::json> runs;
-            for (int k = 0; k < options.grid.repeat && !matrix_stop; ++k) {
+            for (int k = 0; k < options.grid.repeat && !stopped; ++k) {
                 progress.starting(
                     ran, cell_title(o) + (options.grid.repeat > 1
                                               ? fmt::format(" ({}/{})", k + 1, options.grid.repeat)
                                               : ""));
                 nlohmann::json r = run_model(o);
                 if (interrupted(r)) {
-                    matrix_stop = 1;
+                    stopped = true;
                     break;
                 }
                 runs.push_back(std::move(r));
                 if (!good(runs.back())) break;  // a failure is the cell's answer
             }
             progress.clear();
-            if (matrix_stop || runs.empty()) break;
+            if (stopped || runs.empty()) break;
             ++ran;
             result = median_of(runs, options.grid.preset);
             if (auto why = append_to("--out", options.out, result.dump() + "\n")) {
@@ -398,7 +372,7 @@ int run_matrix(const MatrixOptions& options) {
         results.push_back(std::move(result));
     }
     progress.clear();
-    if (matrix_stop) {
+    if (stopped) {
         std::cout << "rosetta matrix: stopped; the cells finished are in " << options.out
                   << ", and the same command resumes after them\n";
         status = 1;

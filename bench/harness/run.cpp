@@ -28,38 +28,6 @@ namespace rosetta {
 
 namespace {
 
-volatile std::sig_atomic_t stop_signal = 0;
-extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
-
-// SIGINT, SIGTERM and SIGHUP (the terminal closed) end a run early but cleanly: the model is
-// stopped and reaped, its records counted, the origin stopped. Restored when the run ends.
-class StopSignals {
-public:
-    StopSignals() {
-        stop_signal = 0;
-        struct sigaction action {};
-        action.sa_handler = on_stop_signal;  // no SA_RESTART: poll returns EINTR at once
-        for (std::size_t i = 0; i < signals_.size(); ++i)
-            ::sigaction(signals_[i], &action, &old_[i]);
-    }
-    ~StopSignals() {
-        for (std::size_t i = 0; i < signals_.size(); ++i)
-            ::sigaction(signals_[i], &old_[i], nullptr);
-    }
-    StopSignals(const StopSignals&) = delete;
-    StopSignals& operator=(const StopSignals&) = delete;
-
-    static std::optional<std::string> received() {
-        if (!stop_signal) return std::nullopt;
-        const char* name = sigabbrev_np(stop_signal);
-        return fmt::format("interrupted (SIG{})", name ? name : std::to_string(stop_signal));
-    }
-
-private:
-    std::array<int, 3> signals_ = {SIGINT, SIGTERM, SIGHUP};
-    std::array<struct sigaction, 3> old_{};
-};
-
 double seconds(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
 }
@@ -236,6 +204,30 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
 }
 
 }  // namespace
+
+namespace {
+volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+int stop_signals_depth = 0;  // scopes alive: only the outermost clears a signal received
+}  // namespace
+
+StopSignals::StopSignals() {
+    if (stop_signals_depth++ == 0) stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;  // no SA_RESTART: poll returns EINTR at once
+    for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &action, &old_[i]);
+}
+
+StopSignals::~StopSignals() {
+    for (std::size_t i = 0; i < signals_.size(); ++i) ::sigaction(signals_[i], &old_[i], nullptr);
+    --stop_signals_depth;
+}
+
+std::optional<std::string> StopSignals::received() {
+    if (!stop_signal) return std::nullopt;
+    const char* name = sigabbrev_np(stop_signal);
+    return fmt::format("interrupted (SIG{})", name ? name : std::to_string(stop_signal));
+}
 
 nlohmann::json run_model(const RunOptions& o) {
     const Spec& s = o.spec;

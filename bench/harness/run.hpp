@@ -1,7 +1,11 @@
 // `rosetta run`: one model, one scenario, measured from outside and verified.
 #pragma once
 
+#include <signal.h>
+
+#include <array>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 #include "scenarios/spec.hpp"
@@ -16,6 +20,26 @@ struct RunOptions {
     // Stops the model once its process tree's RSS and the kernel's growth since it started pass
     // this fraction of MemAvailable at its start: a run must not endanger the machine.
     double memory_guard = 0.5;
+};
+
+// SIGINT, SIGTERM and SIGHUP (the terminal closed) end a run early but cleanly while one of
+// these lives: the model is stopped and reaped, its records counted, the origin stopped. The
+// handlers are restored when it ends. Scopes nest (a matrix around its runs): only the
+// outermost clears a signal already received, so one that arrives between two runs stops the
+// next at once.
+class StopSignals {
+public:
+    StopSignals();
+    ~StopSignals();
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    // "interrupted (SIGINT)" once one has arrived.
+    static std::optional<std::string> received();
+
+private:
+    std::array<int, 3> signals_ = {SIGINT, SIGTERM, SIGHUP};
+    std::array<struct sigaction, 3> old_{};
 };
 
 // Runs it and returns the result object (WORKBENCH.md's schema, see result.hpp). Never throws
