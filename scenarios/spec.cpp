@@ -107,6 +107,16 @@ FaultRates parse_faults(std::string_view text) {
 
 int min_page_bytes(int links) { return 1024 + 128 * links; }
 
+void add_faults_option(CLI::App& app, FaultRates& faults) {
+    app.add_option_function<std::string>(
+           "--faults", [&faults](const std::string& text) { faults = parse_faults(text); },
+           "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
+           "malformed=0.01,slow=0.01")
+        ->type_name("SPEC")
+        ->check(validator_of(parse_faults, "SPEC"))
+        ->default_str("none");
+}
+
 void add_site_options(CLI::App& app, Spec& spec) {
     app.add_option("--pages", spec.pages,
                    "Pages of the synthetic site; download fetches all of them")
@@ -121,13 +131,7 @@ void add_site_options(CLI::App& app, Spec& spec) {
     app.add_option("--latency-ms", spec.latency_ms, "Origin think time per response (ms)")
         ->check(CLI::Range(0, 3'600'000))
         ->capture_default_str();
-    app.add_option_function<std::string>(
-           "--faults", [&spec](const std::string& text) { spec.faults = parse_faults(text); },
-           "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
-           "malformed=0.01,slow=0.01")
-        ->type_name("SPEC")
-        ->check(validator_of(parse_faults, "SPEC"))
-        ->default_str("none");
+    add_faults_option(app, spec.faults);
     app.add_option("--threads", spec.threads,
                    "Event loops / schedulers (event-driven models, origin)")
         ->check(CLI::Range(1, 256))

@@ -65,6 +65,8 @@ struct Spec {
 // Smallest body that still holds a page's skeleton and its links.
 int min_page_bytes(int links);
 
+// --faults SPEC, parsed into `faults` (rosetta matrix takes it alone).
+void add_faults_option(CLI::App& app, FaultRates& faults);
 // The options of the synthetic site and origin: --pages --page-bytes --links --latency-ms
 // --faults --threads --seed.
 void add_site_options(CLI::App& app, Spec& spec);

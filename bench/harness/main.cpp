@@ -89,20 +89,7 @@ int main(int argc, char** argv) {
         ->add_option("--pages-per-task", grid_pages_per_task,
                      "Pages a run fetches per unit of concurrency (0: --pages alone)")
         ->check(CLI::Range(0, 100'000));
-    matrix
-        ->add_option_function<std::string>(
-            "--faults",
-            [&grid_base](const std::string& text) { grid_base.faults = parse_faults(text); },
-            "Fault mix of every run (see rosetta run --help)")
-        ->type_name("SPEC")
-        ->check([](const std::string& text) {
-            try {
-                parse_faults(text);
-                return std::string();
-            } catch (const std::exception& e) {
-                return std::string(e.what());
-            }
-        });
+    add_faults_option(*matrix, grid_base.faults);
     matrix->add_option("--timeout-ms", grid_base.timeout_ms, "Per attempt (ms)")
         ->check(CLI::Range(1, 3'600'000))
         ->capture_default_str();
