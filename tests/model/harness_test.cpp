@@ -184,22 +184,6 @@ TEST(Harness, prints_a_result_with_every_field_of_the_schema) {
     std::filesystem::remove_all(dir);
 }
 
-// RSS never shows a thread's kernel stack; kernel_kib.stack does: every request in flight holds
-// a blocked thread, so the kernel stacks grow by at least 8 KiB for each (16 KiB on x86-64;
-// half is asserted, the figure being system-wide and other threads may end meanwhile). Against
-// the in-flight count the origin saw, not C: a sanitizer's slow thread starts hold fewer.
-TEST(Harness, counts_the_kernel_stacks_of_a_models_threads_which_rss_does_not) {
-    if (!test::model_info("thread-per-task").built) GTEST_SKIP() << "thread-per-task not built";
-    test::Ran ran = run_binary(
-        "rosetta", {"run", "--model", "thread-per-task", "--scenario", "download", "--pages", "400",
-                    "--concurrency", "200", "--latency-ms", "500", "--json"});
-    ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
-    nlohmann::json r = ran.json();
-    const int inflight = r["peak_inflight"].get<int>();
-    EXPECT_GE(inflight, 50);
-    EXPECT_GE(r["kernel_kib"]["stack"].get<long>(), inflight * 8) << r["kernel_kib"].dump();
-}
-
 // A run that would endanger the machine is stopped and says so: a guard of 0.001% of
 // MemAvailable (well under a MiB on any machine that runs these tests) is passed at once.
 TEST(Harness, stops_a_run_past_its_memory_guard_and_names_it) {
