@@ -21,12 +21,16 @@ public:
         if (list_.size() < max_) list_.push_back(fmt::format(format, std::forward<Args>(args)...));
         ++count_;
     }
-    Verdict verdict() && { return Verdict{count_ == 0, std::move(list_), count_}; }
+    void unexpected(Outcome got) { ++unexpected_[std::string(to_string(got))]; }
+    Verdict verdict() && {
+        return Verdict{count_ == 0, std::move(list_), count_, std::move(unexpected_)};
+    }
 
 private:
     std::size_t max_;
     std::vector<std::string> list_;
     std::size_t count_ = 0;
+    std::map<std::string, std::size_t> unexpected_;
 };
 
 std::string describe(Outcome outcome, int status) {
@@ -81,6 +85,7 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
             bool same = got.outcome == want.outcome &&
                         (want.outcome != Outcome::http_error || got.status == want.status);
             if (!same) {
+                bad.unexpected(got.outcome);
                 bad.add("{} attempt {}: expected {}, got {}{}", path, i + 1,
                         describe(want.outcome, want.status), describe(got.outcome, got.status),
                         got.error.empty() ? "" : " (" + got.error + ")");

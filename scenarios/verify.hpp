@@ -29,6 +29,9 @@ struct Verdict {
     bool verified = true;
     std::vector<std::string> mismatches;  // the first ones, in a stable order
     std::size_t mismatch_count = 0;       // all of them
+    // Attempts that ended otherwise than the site answers, by the outcome they got (e.g.
+    // "timeout": 151): what a run that could not keep up shows, named in its failure.
+    std::map<std::string, std::size_t> unexpected;
 };
 
 Verdict verify(const VerifyInput& input, std::size_t max_reported = 10);

@@ -107,7 +107,21 @@ int main(int argc, char** argv) {
                      "results/<date>.jsonl)")
         ->type_name("FILE");
     matrix->add_flag("--dry-run", matrix_options.dry_run, "List the cells to run and stop");
+    matrix->add_flag("--quiet", matrix_options.quiet,
+                     "No line per cell (they are in --out): the progress and the summary");
+    bool stop_saturated = false;
+    matrix->add_flag("--stop-saturated", stop_saturated,
+                     "Stop a model's climb where the origin saw fewer than half of C in flight "
+                     "(the c10k preset does)");
 
+    std::optional<std::string> pin;
+    for (CLI::App* command : {run, matrix})
+        command
+            ->add_option("--pin", pin,
+                         "none: origin and model run on any CPU; split: the origin on the first "
+                         "half of the CPUs, the model on the rest (run: none; matrix: the "
+                         "preset's)")
+            ->check(CLI::IsMember({"none", "split"}));
     for (CLI::App* command : {run, matrix})
         command
             ->add_option("--memory-guard", run_options.memory_guard,
@@ -134,7 +148,13 @@ int main(int argc, char** argv) {
     const Spec& spec = run_options.spec;
     if (*run) {
         std::optional<std::string> why;
-        if (!spec.out.empty()) why = check_appendable("--out", spec.out);
+        if (pin) run_options.pin = *pin;
+        try {
+            placement_for(run_options.pin);  // split on one CPU: refused before anything starts
+        } catch (const std::invalid_argument& e) {
+            why = e.what();
+        }
+        if (!why && !spec.out.empty()) why = check_appendable("--out", spec.out);
         // The harness reads the records back to count and verify them: a device or a pipe
         // would give back something else, or never end (/dev/full reads as endless zeros).
         std::error_code ec;
@@ -181,6 +201,9 @@ int main(int argc, char** argv) {
             if (matrix->count("--latency-ms")) grid.latency_ms = grid_latency;
             if (matrix->count("--threads")) grid.threads = grid_threads;
             if (grid_repeat) grid.repeat = *grid_repeat;
+            if (pin) grid.pin = *pin;
+            if (stop_saturated) grid.stop_when_saturated = true;
+            placement_for(grid.pin);
             grid.deadline_s = matrix_deadline_s;
             grid.memory_guard = run_options.memory_guard;
             if (grid_pages) grid.base.pages = *grid_pages;
@@ -190,7 +213,7 @@ int main(int argc, char** argv) {
             grid.base.origin = grid_base.origin;
             for (const char* option :
                  {"--models", "--scenarios", "--concurrency", "--latency-ms", "--threads",
-                  "--pages", "--pages-per-task", "--faults", "--timeout-ms", "--origin"})
+                  "--pages", "--pages-per-task", "--faults", "--timeout-ms", "--origin", "--pin"})
                 if (matrix->count(option)) grid.preset = preset + ", changed";
             if (!grid.base.origin.empty()) parse_host_port(grid.base.origin);
             for (const std::string& model : grid.models)

@@ -1,6 +1,8 @@
 #include "bench/harness/matrix.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <stdexcept>
 
 #include "bench/harness/models.hpp"
+#include "bench/harness/process.hpp"
 #include "bench/harness/result.hpp"
 #include "scenarios/output.hpp"
 
@@ -47,6 +50,7 @@ std::map<std::string, nlohmann::json> done_results(const std::string& path) {
         if (line.empty()) continue;
         try {
             nlohmann::json result = nlohmann::json::parse(line);
+            if (result.contains("kind")) continue;  // a line of another kind: memory_per_task
             std::string key = cell_key(result);
             done[std::move(key)] = std::move(result);
         } catch (const std::exception&) {
@@ -113,61 +117,71 @@ std::string one_line(const nlohmann::json& r) {
                        number(r, "peak_rss_kib"), verdict);
 }
 
-// The summary: one row per model and scenario — its best req/s, p99 there, the highest
-// concurrency it held verified, where it broke, and memory per task (the slope of peak RSS
-// over peak in-flight requests across its cells, with R²).
-void print_summary(const std::vector<nlohmann::json>& results) {
+// What a ladder is: the cells that differ only in concurrency.
+std::string ladder_of(const nlohmann::json& r) {
+    return fmt::format("{}|{}|{}|{}", r.value("model", "?"), r.value("scenario", "?"),
+                       number(r, "latency_ms"), number(r, "threads", 1));
+}
+
+nlohmann::json fit_json(const Fit& fit) {
+    return {{"slope_kib", fit.slope}, {"intercept_kib", fit.intercept}, {"r2", fit.r2}};
+}
+
+// The summary: one row per ladder — its best req/s, p99 there, the most requests in flight the
+// origin saw in a good cell, memory per task (memory_per_task's slopes, with R²), and where it
+// stopped: the first failure, or saturation (`limits`, by ladder).
+void print_summary(const std::vector<nlohmann::json>& results,
+                   const std::map<std::string, std::string>& limits) {
     struct Row {
-        double best = 0, p99_ms = 0;
+        std::string model, scenario;
+        double latency = 0, threads = 1, best = 0, p99_ms = 0;
         long held = 0;
-        std::string broke;
-        std::vector<double> inflight, rss, rss_kernel;
+        std::string user = "-", kernel = "-";
     };
-    std::map<std::pair<std::string, std::string>, Row> rows;
+    std::vector<std::string> order;
+    std::map<std::string, Row> rows;
     for (const nlohmann::json& r : results) {
-        Row& row = rows[{r.value("model", "?"), r.value("scenario", "?")}];
-        if (!good(r)) {
-            if (row.broke.empty())
-                row.broke = fmt::format("C={:.0f}: {}", number(r, "concurrency"),
-                                        r.value("failure", nlohmann::json()).is_string()
-                                            ? r["failure"].get<std::string>()
-                                            : "not verified");
-            continue;
+        const std::string ladder = ladder_of(r);
+        auto [it, inserted] = rows.try_emplace(ladder);
+        Row& row = it->second;
+        if (inserted) {
+            order.push_back(ladder);
+            row = Row{r.value("model", "?"), r.value("scenario", "?"), number(r, "latency_ms"),
+                      number(r, "threads", 1)};
         }
+        if (!good(r)) continue;
         const double rps = number(r, "throughput_rps");
         if (rps > row.best) {
             row.best = rps;
             row.p99_ms = number(r.value("latency_us", nlohmann::json::object()), "p99") / 1000.0;
         }
-        const double inflight = number(r, "peak_inflight", -1);
-        if (inflight < 0) continue;  // another origin: no in-flight count to fit against
-        row.held = std::max(row.held, static_cast<long>(inflight));
-        row.inflight.push_back(inflight);
-        row.rss.push_back(number(r, "peak_rss_kib"));
-        double kernel = 0;  // stacks and slab (the sockets' buffers may be slab already)
-        if (r.contains("kernel_kib") && r["kernel_kib"].is_object())
-            kernel = number(r["kernel_kib"], "stack") + number(r["kernel_kib"], "slab");
-        row.rss_kernel.push_back(number(r, "peak_rss_kib") + kernel);
+        row.held = std::max(row.held, static_cast<long>(number(r, "peak_inflight", 0)));
     }
-    std::cout << fmt::format("\n{:<22} {:<9} {:>9} {:>8} {:>7} {:>12} {:>12}  {}\n", "model",
-                             "scenario", "req/s", "p99 ms", "held", "KiB/task", "+kernel",
-                             "broke at");
-    for (const auto& [id, row] : rows) {
-        // Only across a span of in-flight counts that RSS noise cannot swamp.
-        auto per_task = [&row](const std::vector<double>& memory) {
-            const Fit fit = least_squares(row.inflight, memory);
-            const auto [low, high] = std::minmax_element(row.inflight.begin(), row.inflight.end());
-            return fit.points >= 3 && *high - *low >= 100
-                       ? fmt::format("{:.1f} ({:.2f})", fit.slope, fit.r2)
-                       : std::string("-");
+    for (const nlohmann::json& fit : memory_per_task(results)) {
+        Row& row = rows[ladder_of(fit)];
+        auto text = [](const nlohmann::json& f) {
+            return f.is_null() ? std::string("-")
+                               : fmt::format("{:.1f} ({:.2f})", f["slope_kib"].get<double>(),
+                                             f["r2"].get<double>());
         };
-        std::cout << fmt::format("{:<22} {:<9} {:>9.0f} {:>8.1f} {:>7} {:>12} {:>12}  {}\n",
-                                 id.first, id.second, row.best, row.p99_ms,
-                                 row.held > 0 ? std::to_string(row.held) : "-", per_task(row.rss),
-                                 per_task(row.rss_kernel), row.broke.empty() ? "-" : row.broke);
+        row.user = text(fit["user"]);
+        row.kernel = text(fit["user_kernel"]);
     }
-    std::cout << "KiB/task: the slope of peak RSS over peak requests in flight (R²); +kernel: "
-                 "with the kernel's stacks and slab, system-wide (the origin's sockets too)\n";
+    std::cout << fmt::format("\n{:<22} {:<9} {:>6} {:>2} {:>9} {:>8} {:>6} {:>12} {:>12}  {}\n",
+                             "model", "scenario", "L ms", "T", "req/s", "p99 ms", "held",
+                             "KiB/task", "+kernel", "stopped at");
+    for (const std::string& ladder : order) {
+        const Row& row = rows[ladder];
+        auto limit = limits.find(ladder);
+        std::cout << fmt::format(
+            "{:<22} {:<9} {:>6.0f} {:>2.0f} {:>9.0f} {:>8.1f} {:>6} {:>12} {:>12}  {}\n", row.model,
+            row.scenario, row.latency, row.threads, row.best, row.p99_ms,
+            row.held > 0 ? std::to_string(row.held) : "-", row.user, row.kernel,
+            limit == limits.end() ? "-" : limit->second);
+    }
+    std::cout << "held: the most requests in flight the origin saw in a good cell. KiB/task: the "
+                 "slope of peak RSS over them (R²); +kernel: with the kernel's stacks and slab, "
+                 "system-wide (the origin's sockets too); - where they span under 100\n";
 }
 
 }  // namespace
@@ -183,14 +197,20 @@ Grid preset_grid(std::string_view name, const std::vector<std::string>& built) {
         grid.concurrency = {1, 10, 100};
         grid.latency_ms = {10};
         grid.base.pages = 300;
+        // The origin and the model on CPUs of their own, where there are two: numbers that do
+        // not depend on how the scheduler happened to share them.
+        grid.pin = allowed_cpus().size() >= 2 ? "split" : "none";
     } else if (name == "c10k") {
-        // The ladder at 1 s think time: each cell fetches 3 pages a task, so it lasts about
-        // three rounds of think time whatever C is.
+        // The ladder at 1 s think time: each cell fetches 5 pages a task, so it lasts about five
+        // rounds of think time whatever C is — long enough that a model starting its tasks at a
+        // few thousand a second (threads) still has all of them in flight at once. A model
+        // saturated below half of C stops climbing: the next rungs would only queue.
         grid.scenarios = {Scenario::download};
         grid.concurrency = {1, 10, 100, 1'000, 3'000, 10'000, 19'000};
         grid.latency_ms = {1'000};
-        grid.pages_per_task = 3;
-        grid.base.pages = 3;
+        grid.pages_per_task = 5;
+        grid.base.pages = 5;
+        grid.stop_when_saturated = true;
     } else if (name == "full") {
         grid.concurrency = {1, 10, 100, 1'000, 10'000};
         grid.latency_ms = {0, 50};
@@ -232,6 +252,7 @@ std::vector<Cell> cells_of(const Grid& grid) {
                         cell.options.spec = grid.base;
                         cell.options.deadline_s = grid.deadline_s;
                         cell.options.memory_guard = grid.memory_guard;
+                        cell.options.pin = grid.pin;
                         Spec& spec = cell.options.spec;
                         spec.scenario = scenario;
                         spec.concurrency = find_model(model)->one_at_a_time ? 1 : c;
@@ -305,6 +326,56 @@ Fit least_squares(const std::vector<double>& x, const std::vector<double>& y) {
     return fit;
 }
 
+std::vector<nlohmann::json> memory_per_task(const std::vector<nlohmann::json>& results) {
+    struct Points {
+        nlohmann::json first;  // a result of the ladder: what identifies it, preset, git
+        std::vector<double> inflight, user, user_kernel;
+    };
+    std::vector<std::string> order;
+    std::map<std::string, Points> ladders;
+    for (const nlohmann::json& r : results) {
+        const double inflight = number(r, "peak_inflight", -1);
+        if (!good(r) || inflight < 0) continue;  // another origin: no in-flight count to fit
+        const std::string ladder = ladder_of(r);
+        auto [it, inserted] = ladders.try_emplace(ladder);
+        if (inserted) {
+            order.push_back(ladder);
+            it->second.first = r;
+        }
+        double kernel = 0;  // stacks and slab (the sockets' buffers may be slab already)
+        if (r.contains("kernel_kib") && r["kernel_kib"].is_object())
+            kernel = number(r["kernel_kib"], "stack") + number(r["kernel_kib"], "slab");
+        it->second.inflight.push_back(inflight);
+        it->second.user.push_back(number(r, "peak_rss_kib"));
+        it->second.user_kernel.push_back(number(r, "peak_rss_kib") + kernel);
+    }
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    std::vector<nlohmann::json> lines;
+    for (const std::string& ladder : order) {
+        const Points& p = ladders[ladder];
+        const auto [low, high] = std::minmax_element(p.inflight.begin(), p.inflight.end());
+        const bool enough = p.inflight.size() >= 3 && *high - *low >= 100;
+        auto fit = [&](const std::vector<double>& memory) {
+            return enough ? fit_json(least_squares(p.inflight, memory)) : nlohmann::json(nullptr);
+        };
+        const nlohmann::json& r = p.first;
+        lines.push_back(
+            {{"kind", "memory_per_task"},
+             {"model", r["model"]},
+             {"scenario", r["scenario"]},
+             {"latency_ms", r["latency_ms"]},
+             {"threads", r.value("threads", 1)},
+             {"points", p.inflight.size()},
+             {"inflight", {*low, *high}},
+             {"user", fit(p.user)},
+             {"user_kernel", fit(p.user_kernel)},
+             {"preset", r.contains("matrix") ? r["matrix"].value("preset", "") : std::string()},
+             {"git", r.value("git", nlohmann::json())},
+             {"time", fmt::format("{:%FT%TZ}", now)}});
+    }
+    return lines;
+}
+
 int run_matrix(const MatrixOptions& options) {
     const std::vector<Cell> cells = cells_of(options.grid);
     const std::map<std::string, nlohmann::json> done = done_results(options.out);
@@ -316,6 +387,17 @@ int run_matrix(const MatrixOptions& options) {
         options.grid.repeat > 1
             ? fmt::format(", each {} times (the median is kept)", options.grid.repeat)
             : "");
+    const Placement placement = placement_for(options.grid.pin);
+    auto cpus = [](const std::vector<int>& list) {
+        return fmt::format("CPU{} {}", list.size() == 1 ? "" : "s", fmt::join(list, ","));
+    };
+    std::cout << (options.grid.pin == "split"
+                      ? fmt::format("placement (--pin split): the origin on {}, the model on {}\n",
+                                    options.grid.base.origin.empty() ? cpus(placement.origin)
+                                                                     : "its own machine",
+                                    cpus(placement.model))
+                      : fmt::format("placement (--pin none): origin and model on any of {}\n",
+                                    cpus(allowed_cpus())));
     if (options.dry_run) {
         for (const Cell& cell : cells)
             if (!done.contains(cell.key)) std::cout << "  " << cell_title(cell.options) << "\n";
@@ -324,21 +406,24 @@ int run_matrix(const MatrixOptions& options) {
     StopSignals stop;  // between cells too: a signal then stops the matrix before the next
     Progress progress(to_run);
     std::vector<nlohmann::json> results;  // of this grid, from before and from now
-    std::string broken;  // model|scenario|latency|threads of a ladder that broke: skip its rest
+    // Ladders that stopped climbing, and why: the first failure, or saturation.
+    std::map<std::string, std::string> limits;
     std::size_t ran = 0;
     int status = 0;
     bool stopped = false;
     for (const Cell& cell : cells) {
         if ((stopped = stopped || StopSignals::received().has_value())) break;
         const RunOptions& o = cell.options;
-        const std::string ladder = fmt::format("{}|{}|{}|{}", o.model, to_string(o.spec.scenario),
-                                               o.spec.latency_ms, o.spec.threads);
+        const std::string ladder = ladder_of(run_fields(o));
         nlohmann::json result;
         if (auto it = done.find(cell.key); it != done.end()) {
             result = it->second;
-        } else if (ladder == broken) {
-            std::cout << fmt::format("{:<60} skipped: it broke at a lower concurrency\n",
-                                     cell_title(o));
+        } else if (auto limit = limits.find(ladder); limit != limits.end()) {
+            if (!options.quiet)
+                std::cout << fmt::format("{:<60} skipped: {}\n", cell_title(o),
+                                         limit->second.starts_with("saturated")
+                                             ? "saturated at a lower concurrency"
+                                             : "it broke at a lower concurrency");
             continue;
         } else {
             std::vector<nlohmann::json> runs;
@@ -363,11 +448,20 @@ int run_matrix(const MatrixOptions& options) {
                 std::cerr << "rosetta matrix: " << *why << "\n";
                 return 1;
             }
-            std::cout << fmt::format("{:<60} {}\n", cell_title(o), one_line(result)) << std::flush;
+            if (!options.quiet)
+                std::cout << fmt::format("{:<60} {}\n", cell_title(o), one_line(result))
+                          << std::flush;
         }
+        const double c = number(result, "concurrency"), held = number(result, "peak_inflight", -1);
         if (!good(result)) {
             status = 1;
-            broken = ladder;
+            limits.try_emplace(ladder, fmt::format("C={:.0f}: {}", c,
+                                                   result["failure"].is_string()
+                                                       ? result["failure"].get<std::string>()
+                                                       : "not verified"));
+        } else if (options.grid.stop_when_saturated && held >= 0 && held < c / 2) {
+            limits.try_emplace(
+                ladder, fmt::format("saturated at C={:.0f}: {:.0f} in flight at most", c, held));
         }
         results.push_back(std::move(result));
     }
@@ -377,7 +471,13 @@ int run_matrix(const MatrixOptions& options) {
                   << ", and the same command resumes after them\n";
         status = 1;
     }
-    print_summary(results);
+    // Memory per task, fitted over this grid's results, joins them in the file.
+    std::string fits;
+    for (const nlohmann::json& line : memory_per_task(results)) fits += line.dump() + "\n";
+    if (!fits.empty() && ran > 0)
+        if (auto why = append_to("--out", options.out, fits))
+            std::cerr << "rosetta matrix: " << *why << "\n";
+    print_summary(results, limits);
     return status;
 }
 

@@ -31,6 +31,11 @@ struct Grid {
     // least `pages` — so a ladder's cells all last a few rounds of think time.
     int pages_per_task = 0;
     int repeat = 1;
+    // Stop a model's climb where it is saturated: requests in flight at the origin (its peak)
+    // below half the concurrency asked — it cannot start tasks as fast as they finish, and a
+    // higher C only queues more behind it (the c10k preset: process-per-task at 1,000).
+    bool stop_when_saturated = false;
+    std::string pin = "none";   // of each run (RunOptions)
     double deadline_s = 600;    // of each run
     double memory_guard = 0.5;  // of each run (RunOptions)
     Spec base;  // everything else of each run: faults, timeouts, page size, seed, --origin
@@ -70,10 +75,20 @@ struct Fit {
 };
 Fit least_squares(const std::vector<double>& x, const std::vector<double>& y);
 
+// Memory per task of one ladder (model, scenario, latency, threads): the fits of peak memory
+// over the origin's peak in-flight count across its good cells — user (peak RSS) and user plus
+// the kernel's stacks and slab — as the line the matrix appends to its results after the runs:
+// {"kind": "memory_per_task", "model", "scenario", "latency_ms", "threads", "points",
+//  "inflight": [low, high], "user": {"slope_kib", "intercept_kib", "r2"}, "user_kernel": {..},
+//  "preset", "git", "time"}. Null fits where the span of in-flight counts is under 100 (RSS noise
+// would swamp the slope) or there are fewer than 3 points.
+std::vector<nlohmann::json> memory_per_task(const std::vector<nlohmann::json>& results);
+
 struct MatrixOptions {
     Grid grid;
     std::string out;       // the results file (appended to, read first to resume)
     bool dry_run = false;  // list the cells and stop
+    bool quiet = false;    // no line per cell on stdout: the header, the progress, the summary
 };
 
 // Runs the grid: progress to stderr (a bar with ETA on a terminal, plain lines otherwise), one

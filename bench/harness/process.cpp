@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -34,7 +35,18 @@ struct Pipe {
 
 }  // namespace
 
-Child::Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr) {
+std::vector<int> allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    return cpus;
+}
+
+Child::Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr,
+             const std::vector<int>& cpus) {
     Pipe out, exec_error;
     std::optional<Pipe> err;
     if (capture_stderr) err.emplace();
@@ -45,6 +57,9 @@ Child::Child(const std::string& path, const std::vector<std::string>& args, bool
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
+    cpu_set_t affinity;
+    CPU_ZERO(&affinity);
+    for (int cpu : cpus) CPU_SET(cpu, &affinity);
 
     pid_ = ::fork();
     if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork " + path);
@@ -57,7 +72,8 @@ Child::Child(const std::string& path, const std::vector<std::string>& args, bool
         ::setpgid(0, 0);
         ::dup2(out.write.get(), STDOUT_FILENO);
         if (err) ::dup2(err->write.get(), STDERR_FILENO);
-        ::execv(path.c_str(), argv.data());
+        if (cpus.empty() || ::sched_setaffinity(0, sizeof affinity, &affinity) == 0)
+            ::execv(path.c_str(), argv.data());
         int e = errno;  // exec failed: tell the parent why (the pipe closes on a successful exec)
         [[maybe_unused]] ssize_t n = ::write(exec_error.write.get(), &e, sizeof e);
         ::_exit(127);
@@ -76,7 +92,8 @@ Child::Child(const std::string& path, const std::vector<std::string>& args, bool
     }
     if (n == sizeof exec_errno) {
         reap();
-        throw std::system_error(exec_errno, std::generic_category(), "cannot start " + path);
+        throw std::system_error(exec_errno, std::generic_category(),
+                                "cannot start " + path + (cpus.empty() ? "" : " on its CPUs"));
     }
     ::fcntl(out_.get(), F_SETFL, O_NONBLOCK);
     if (err_) ::fcntl(err_.get(), F_SETFL, O_NONBLOCK);

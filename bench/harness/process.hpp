@@ -18,8 +18,11 @@ public:
     // Starts path with args in its own process group; stdout (and stderr when capture_stderr)
     // come back over pipes. The child dies with the thread that started it (PR_SET_PDEATHSIG,
     // SIGKILL): a harness killed outright, or whose terminal closed, leaves no origin or model
-    // behind. Throws std::system_error when it cannot start (exec's errno included).
-    Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr);
+    // behind. With `cpus`, it runs on those CPUs only (sched_setaffinity before exec, so every
+    // thread and child it makes inherits them). Throws std::system_error when it cannot start
+    // (exec's or sched_setaffinity's errno included).
+    Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr,
+          const std::vector<int>& cpus = {});
     ~Child();  // kills the group and reaps it if still running
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
@@ -50,6 +53,9 @@ private:
 
 // Resident memory of pid and all its descendants, in KiB (0 if pid is gone).
 std::uint64_t tree_rss_kib(pid_t pid);
+// The CPUs this process may run on (its affinity mask), ascending.
+std::vector<int> allowed_cpus();
+
 // The high-water mark of pid's resident memory since its exec (VmHWM), KiB; 0 if pid is gone.
 // Not wait4's ru_maxrss: Linux starts a child's at its parent's peak when it forks, so a model
 // started by a harness that has grown (a matrix) would report the harness's memory.

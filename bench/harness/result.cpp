@@ -1,6 +1,7 @@
 #include "bench/harness/result.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/utsname.h>
 
 #include <cstdio>
@@ -79,6 +80,7 @@ nlohmann::json run_fields(const RunOptions& o) {
         {"seed", s.seed},
         {"start", s.start},
         {"origin", s.origin.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.origin)},
+        {"pin", o.pin},
     };
 }
 
@@ -107,6 +109,8 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"ctx_involuntary", 0},
         {"peak_inflight", nullptr},
         {"connections", nullptr},
+        // The CPUs each side was pinned to (--pin split), null where not pinned.
+        {"placement", {{"origin_cpus", nullptr}, {"model_cpus", nullptr}}},
         {"machine", machine()},
         {"git", git_revision()},
     });
@@ -142,6 +146,17 @@ std::string describe_result(const nlohmann::json& r) {
         "RSS {:.1f} MiB\n",
         r["cpu_user_s"].get<double>(), r["cpu_sys_s"].get<double>(), r["ctx_voluntary"].dump(),
         r["ctx_involuntary"].dump(), r["peak_rss_kib"].get<double>() / 1024);
+    if (r.contains("placement") && r["placement"].is_object()) {
+        auto cpus = [](const nlohmann::json& list) {
+            if (!list.is_array()) return std::string("any CPU");
+            std::vector<int> numbers = list.get<std::vector<int>>();
+            return fmt::format("CPU{} {}", numbers.size() == 1 ? "" : "s", fmt::join(numbers, ","));
+        };
+        const nlohmann::json& p = r["placement"];
+        if (!p["origin_cpus"].is_null() || !p["model_cpus"].is_null())
+            text += fmt::format("placement (--pin {}): origin on {}, model on {}\n",
+                                r.value("pin", "?"), cpus(p["origin_cpus"]), cpus(p["model_cpus"]));
+    }
     if (!r["peak_inflight"].is_null())
         text += fmt::format("origin: peak in-flight {} · connections accepted {}\n",
                             r["peak_inflight"].dump(), r["connections"].dump());

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstdio>
@@ -40,12 +41,13 @@ std::string last_line(std::string text) {
 
 // Step 1: starts `rosetta origin` as a child with the run's site options and waits (at most
 // 10 s) for its "listening on HOST:PORT". Returns HOST:PORT.
-std::string start_origin(const RunOptions& o, std::unique_ptr<Child>& origin) {
+std::string start_origin(const RunOptions& o, const std::vector<int>& cpus,
+                         std::unique_ptr<Child>& origin) {
     Spec site = o.spec;
     site.threads = o.origin_threads;
     std::vector<std::string> args = site_args(site);
     args.insert(args.begin(), "origin");
-    origin = std::make_unique<Child>("/proc/self/exe", args, false);
+    origin = std::make_unique<Child>("/proc/self/exe", args, false, cpus);
     std::string out;
     std::int64_t deadline = monotonic_ns() + 10'000'000'000;
     while (out.find('\n') == std::string::npos) {
@@ -137,8 +139,9 @@ struct Watched {
 // deadline. One loop waits for everything: output, exit, the deadline, a stop signal, and
 // every 5 ms a sample of the process tree's memory and of the kernel's (the peak of a short run
 // lasts milliseconds).
-Watched watch_model(const RunOptions& o, const std::string& executable,
-                    const std::vector<std::string>& args, const std::string& records_path) {
+Watched watch_model(const RunOptions& o, const std::vector<int>& cpus,
+                    const std::string& executable, const std::vector<std::string>& args,
+                    const std::string& records_path) {
     Watched w;
     const KernelMemory baseline = kernel_memory();
     auto sample_kernel = [&w, &baseline] {
@@ -154,7 +157,7 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
     };
     const std::int64_t start_ns = monotonic_ns();
     std::int64_t end_ns = 0;
-    Child model(executable, args, true);
+    Child model(executable, args, true, cpus);
     Progress progress(records_path, fmt::format("{} {}", o.model, to_string(o.spec.scenario)));
     const std::int64_t deadline_ns = start_ns + static_cast<std::int64_t>(o.deadline_s * 1e9);
     const std::int64_t available_kib = mem_available_kib();
@@ -203,6 +206,24 @@ Watched watch_model(const RunOptions& o, const std::string& executable,
     return w;
 }
 
+// A run that finished but whose attempts ended otherwise than the site answers (timeouts,
+// connect errors: the model could not keep up) has hit a limit: named from the outcomes it
+// got, most frequent first, e.g. "timeout: 151 of 57,151 attempts (0.26%) where the site
+// answers otherwise". None when the mismatches are of another kind (a bug, not a limit).
+std::optional<std::string> unexpected_outcomes(const Verdict& verdict, std::uint64_t attempts) {
+    if (verdict.unexpected.empty()) return std::nullopt;
+    std::vector<std::pair<std::size_t, std::string>> by_count;
+    for (const auto& [outcome, n] : verdict.unexpected) by_count.emplace_back(n, outcome);
+    std::sort(by_count.rbegin(), by_count.rend());
+    std::string text;
+    for (const auto& [n, outcome] : by_count)
+        text += fmt::format("{}{}: {} of {} attempts ({:.2g}%)", text.empty() ? "" : ", ", outcome,
+                            n, attempts,
+                            100.0 * static_cast<double>(n) /
+                                static_cast<double>(std::max<std::uint64_t>(attempts, 1)));
+    return text + " where the site answers otherwise";
+}
+
 }  // namespace
 
 namespace {
@@ -229,6 +250,21 @@ std::optional<std::string> StopSignals::received() {
     return fmt::format("interrupted (SIG{})", name ? name : std::to_string(stop_signal));
 }
 
+Placement placement_for(const std::string& pin) {
+    Placement placement;
+    if (pin == "none") return placement;
+    if (pin != "split")
+        throw std::invalid_argument(fmt::format("--pin: '{}' is not none or split", pin));
+    const std::vector<int> cpus = allowed_cpus();
+    if (cpus.size() < 2)
+        throw std::invalid_argument(
+            fmt::format("--pin split: needs 2 CPUs, this process may use {}", cpus.size()));
+    const std::size_t half = cpus.size() / 2;
+    placement.origin.assign(cpus.begin(), cpus.begin() + static_cast<std::ptrdiff_t>(half));
+    placement.model.assign(cpus.begin() + static_cast<std::ptrdiff_t>(half), cpus.end());
+    return placement;
+}
+
 nlohmann::json run_model(const RunOptions& o) {
     const Spec& s = o.spec;
     nlohmann::json result = result_skeleton(o);
@@ -238,13 +274,25 @@ nlohmann::json run_model(const RunOptions& o) {
         return result;
     };
     StopSignals stop_signals;
+    Placement placement;
+    try {
+        placement = placement_for(o.pin);
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+    auto cpu_list = [](const std::vector<int>& cpus) {
+        return cpus.empty() ? nlohmann::json(nullptr) : nlohmann::json(cpus);
+    };
+    result["placement"] = {
+        {"origin_cpus", s.origin.empty() ? cpu_list(placement.origin) : nlohmann::json(nullptr)},
+        {"model_cpus", cpu_list(placement.model)}};
 
     // 1. The origin: our own, or the one given with --origin, which must answer first.
     std::unique_ptr<Child> origin;
     std::string authority = s.origin;
     try {
         if (authority.empty()) {
-            authority = start_origin(o, origin);
+            authority = start_origin(o, placement.origin, origin);
         } else if (auto why = check_reachable(authority, 3000)) {
             return fail(*why);
         }
@@ -269,7 +317,8 @@ nlohmann::json run_model(const RunOptions& o) {
     }
     Watched watched;
     try {
-        watched = watch_model(o, executable, spec_args(model_spec), model_spec.records);
+        watched =
+            watch_model(o, placement.model, executable, spec_args(model_spec), model_spec.records);
     } catch (const std::exception& e) {
         return fail(e.what());
     }
@@ -345,6 +394,7 @@ nlohmann::json run_model(const RunOptions& o) {
     if (!verdict.verified) {
         result["mismatches"] = verdict.mismatches;
         result["mismatch_count"] = verdict.mismatch_count;
+        if (auto why = unexpected_outcomes(verdict, totals.requests)) result["failure"] = *why;
     }
     return result;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "scenarios/spec.hpp"
 
@@ -20,7 +21,18 @@ struct RunOptions {
     // Stops the model once its process tree's RSS and the kernel's growth since it started pass
     // this fraction of MemAvailable at its start: a run must not endanger the machine.
     double memory_guard = 0.5;
+    // Where the origin and the model run: "none" (wherever the scheduler puts them) or "split"
+    // (the origin on the first half of the CPUs this process may use, the model on the rest, so
+    // neither takes the other's CPU time). Recorded in the result's "pin" and "placement".
+    std::string pin = "none";
 };
+
+// The CPUs of each side under a --pin value; empty: not pinned. Throws std::invalid_argument
+// for "split" on a machine (or an affinity mask) with fewer than 2 CPUs.
+struct Placement {
+    std::vector<int> origin, model;
+};
+Placement placement_for(const std::string& pin);
 
 // SIGINT, SIGTERM and SIGHUP (the terminal closed) end a run early but cleanly while one of
 // these lives: the model is stopped and reaped, its records counted, the origin stopped. The

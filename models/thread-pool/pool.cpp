@@ -66,10 +66,14 @@ Pool::Pool(int workers) : scheduler_(tbb::attach{}) {
     arena_.emplace(workers);
 }
 
+// The cap outlives finalize: lifted first, it lowers TBB's worker limit to the default (the
+// CPUs this process may use) while workers are still leaving, and with one CPU (--pin split on
+// two) finalize then waited for workers asleep that nothing woke, spinning in sched_yield
+// (oneTBB 2021.8: 21 of 30 runs at C=10 hung).
 Pool::~Pool() {
     arena_.reset();
-    workers_cap_.reset();
     tbb::finalize(scheduler_, std::nothrow);
+    workers_cap_.reset();
 }
 
 }  // namespace rosetta::thread_pool

@@ -65,12 +65,12 @@ struct LongRun {
     pid_t origin = 0, model = 0;
 };
 
-void start_long_run(LongRun& run) {
-    run.harness = std::make_unique<Child>(
-        test::bin_dir + "/rosetta",
-        std::vector<std::string>{"run", "--model", "blocking", "--scenario", "download", "--pages",
-                                 "20", "--faults", "stall=1", "--timeout-ms", "60000", "--json"},
-        true);
+void start_long_run(LongRun& run, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args = {"run",      "--model",      "blocking", "--scenario",
+                                     "download", "--pages",      "20",       "--faults",
+                                     "stall=1",  "--timeout-ms", "60000",    "--json"};
+    args.insert(args.end(), more.begin(), more.end());
+    run.harness = std::make_unique<Child>(test::bin_dir + "/rosetta", args, true);
     for (int i = 0; i < 200 && !(run.origin && run.model); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
         for (pid_t child : children_of(run.harness->pid())) {
@@ -323,6 +323,54 @@ TEST(Harness, stops_its_origin_and_model_and_reports_the_run_when_its_terminal_h
     EXPECT_TRUE(has_ended(run.origin));
     nlohmann::json r = nlohmann::json::parse(out);
     EXPECT_EQ(r["failure"], "interrupted (SIGHUP)");
+}
+
+// Seen from outside: the CPUs the kernel lets each process of the run use.
+TEST(Harness, pins_the_origin_and_the_model_to_separate_cpus_when_asked_and_says_so) {
+    const std::vector<int> cpus = allowed_cpus();
+    if (cpus.size() < 2) GTEST_SKIP() << "one CPU: nothing to split";
+    LongRun run;
+    ASSERT_NO_FATAL_FAILURE(start_long_run(run, {"--pin", "split"}));
+    auto allowed = [](pid_t pid) {
+        std::istringstream in(proc_file(fmt::format("/proc/{}/status", pid)));
+        for (std::string line; std::getline(in, line);)
+            if (line.starts_with("Cpus_allowed_list:")) return line.substr(line.find('\t') + 1);
+        return std::string("?");
+    };
+    // Half and half: on 2 CPUs, the first for the origin and the second for the model.
+    const std::size_t half = cpus.size() / 2;
+    auto list = [](auto first, auto last) {
+        return first + 1 == last ? std::to_string(*first)
+                                 : fmt::format("{}-{}", *first, *(last - 1));
+    };
+    const std::string origin_cpus = list(cpus.begin(), cpus.begin() + half),
+                      model_cpus = list(cpus.begin() + half, cpus.end());
+    EXPECT_EQ(allowed(run.origin), origin_cpus);
+    EXPECT_EQ(allowed(run.model), model_cpus);
+    EXPECT_EQ(allowed(::getpid()), list(cpus.begin(), cpus.end())) << "the harness's own is kept";
+    ::kill(run.harness->pid(), SIGTERM);
+    std::string out;
+    for (int i = 0; i < 200 && !has_ended(run.harness->pid()); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        drain(run.harness->stdout_fd(), out);
+    }
+    drain(run.harness->stdout_fd(), out);
+    run.harness->reap();
+    nlohmann::json r = nlohmann::json::parse(out);
+    EXPECT_EQ(r["pin"], "split");
+    EXPECT_EQ(r["placement"]["origin_cpus"],
+              nlohmann::json(std::vector<int>(cpus.begin(), cpus.begin() + half)));
+    EXPECT_EQ(r["placement"]["model_cpus"],
+              nlohmann::json(std::vector<int>(cpus.begin() + half, cpus.end())));
+
+    // On one CPU there is nothing to split: one line, before anything starts.
+    test::Ran one = test::run_program(
+        test::bin_dir + "/rosetta",
+        {"run", "--model", "blocking", "--scenario", "download", "--pin", "split"}, 10,
+        {cpus.front()});
+    EXPECT_EQ(one.exit_code, 2) << one.out << one.err;
+    EXPECT_EQ(count_lines(one.err), 1) << one.err;
+    EXPECT_NE(one.err.find("--pin split: needs 2 CPUs"), std::string::npos) << one.err;
 }
 
 TEST(Harness, refuses_an_output_file_it_cannot_write_before_anything_starts) {

@@ -17,11 +17,15 @@ using rosetta::test::run_binary;
 
 namespace {
 
-std::vector<nlohmann::json> read_lines(const std::string& path) {
+// The results in a matrix's file (kind "run": no "kind"), or its lines of another kind.
+std::vector<nlohmann::json> read_lines(const std::string& path, const std::string& kind = "run") {
     std::vector<nlohmann::json> lines;
     std::ifstream in(path);
     std::string line;
-    while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+    while (std::getline(in, line)) {
+        nlohmann::json j = nlohmann::json::parse(line);
+        if (j.value("kind", "run") == kind) lines.push_back(std::move(j));
+    }
     return lines;
 }
 
@@ -68,6 +72,13 @@ TEST(Matrix, keeps_the_median_of_k_runs_a_cell_and_runs_no_cell_twice_when_resum
     EXPECT_EQ(lines[1]["concurrency"], 1);
     EXPECT_EQ(lines[2]["concurrency"], 4);
     EXPECT_NE(first.out.find("epoll-callbacks"), std::string::npos) << "the summary names it";
+    // Memory per task joins the results, one line a ladder; C=1 and 4 span too few tasks for a
+    // slope, and the line says so with null fits rather than a number noise made.
+    std::vector<nlohmann::json> fits = read_lines(out, "memory_per_task");
+    ASSERT_EQ(fits.size(), 2u);
+    EXPECT_EQ(fits[1]["model"], "epoll-callbacks");
+    EXPECT_EQ(fits[1]["points"], 2);
+    EXPECT_TRUE(fits[1]["user"].is_null()) << fits[1].dump();
 
     test::Ran second = run_binary("rosetta", args);
     ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
@@ -93,6 +104,42 @@ TEST(Matrix, stops_a_models_climb_at_its_first_failure_and_names_it) {
     EXPECT_NE(ran.out.find("C=4 L=50ms T=1 pages=20"), std::string::npos) << ran.out;
     EXPECT_NE(ran.out.find("skipped"), std::string::npos) << ran.out;
     EXPECT_NE(ran.out.find("C=1:"), std::string::npos) << "the summary says where: " << ran.out;
+    std::filesystem::remove(out);
+}
+
+TEST(Matrix, stops_climbing_where_a_model_is_saturated_when_asked) {
+    // Two pages at C=8: the origin sees at most 2 requests in flight, under half of 8 — as a
+    // model that cannot start its tasks faster shows; C=16 would only queue more behind it.
+    const std::string out = temp_path("saturated.jsonl");
+    std::filesystem::remove(out);
+    std::vector<std::string> args = {"matrix",
+                                     "--models",
+                                     "epoll-callbacks",
+                                     "--scenarios",
+                                     "download",
+                                     "--concurrency",
+                                     "1,8,16",
+                                     "--latency-ms",
+                                     "20",
+                                     "--pages",
+                                     "2",
+                                     "--out",
+                                     out};
+    test::Ran climbed = run_binary("rosetta", args);
+    ASSERT_EQ(climbed.exit_code, 0) << climbed.out << climbed.err;
+    EXPECT_EQ(read_lines(out).size(), 3u) << "without --stop-saturated every rung runs";
+    std::filesystem::remove(out);
+    args.push_back("--stop-saturated");
+    test::Ran ran = run_binary("rosetta", args);
+    ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+    std::vector<nlohmann::json> lines = read_lines(out);
+    ASSERT_EQ(lines.size(), 2u) << ran.out;
+    EXPECT_EQ(lines[1]["concurrency"], 8);
+    EXPECT_EQ(lines[1]["peak_inflight"], 2);
+    EXPECT_NE(ran.out.find("C=16 L=20ms T=1 pages=2"), std::string::npos) << ran.out;
+    EXPECT_NE(ran.out.find("skipped: saturated"), std::string::npos) << ran.out;
+    EXPECT_NE(ran.out.find("saturated at C=8: 2 in flight at most"), std::string::npos)
+        << "the summary names the limit: " << ran.out;
     std::filesystem::remove(out);
 }
 
@@ -126,9 +173,17 @@ TEST(Matrix, lists_a_presets_cells_without_running_them) {
         run_binary("rosetta", {"matrix", "--preset", "c10k", "--dry-run", "--out", out});
     ASSERT_EQ(ran.exit_code, 0) << ran.err;
     EXPECT_NE(ran.out.find("C=19000 L=1000ms"), std::string::npos) << ran.out;
-    EXPECT_NE(ran.out.find("blocking download C=1 L=1000ms T=1 pages=3\n"), std::string::npos)
+    EXPECT_NE(ran.out.find("blocking download C=1 L=1000ms T=1 pages=5\n"), std::string::npos)
         << "one cell for a model that runs one at a time: " << ran.out;
     EXPECT_EQ(ran.out.find("blocking download C=10 "), std::string::npos) << ran.out;
+    EXPECT_NE(ran.out.find("placement (--pin none)"), std::string::npos) << ran.out;
+    // The quick preset says where it puts the origin and the models: apart, given two CPUs.
+    ran = run_binary("rosetta", {"matrix", "--preset", "quick", "--dry-run", "--out", out});
+    ASSERT_EQ(ran.exit_code, 0) << ran.err;
+    EXPECT_NE(ran.out.find(allowed_cpus().size() >= 2 ? "placement (--pin split): the origin on "
+                                                      : "placement (--pin none)"),
+              std::string::npos)
+        << ran.out;
     std::filesystem::remove(out);
 }
 
@@ -156,4 +211,38 @@ TEST(MatrixArithmetic, fits_a_line_by_least_squares_with_its_quality) {
     EXPECT_GT(noisy.r2, 0.3);
     EXPECT_LT(noisy.r2, 0.9);
     EXPECT_EQ(least_squares({5, 5, 5}, {1, 2, 3}).slope, 0) << "no spread in x, no slope";
+}
+
+TEST(MatrixArithmetic, fits_memory_per_task_over_the_in_flight_counts_of_the_good_cells) {
+    auto cell = [](int c, double inflight, double rss, double stack, bool ok) {
+        return nlohmann::json{
+            {"model", "m"},
+            {"scenario", "download"},
+            {"latency_ms", 1000},
+            {"threads", 1},
+            {"concurrency", c},
+            {"peak_inflight", inflight},
+            {"peak_rss_kib", rss},
+            {"completed", ok},
+            {"verified", ok},
+            {"failure", nullptr},
+            {"git", "abc"},
+            {"kernel_kib", {{"stack", stack}, {"slab", 2 * stack}, {"sockets", 0}}}};
+    };
+    // 8 KiB of RSS and 16 + 32 KiB of kernel per task over a 3 MiB base; the failed cell's
+    // numbers must not count.
+    std::vector<nlohmann::json> results;
+    for (int c : {100, 1000, 10000}) results.push_back(cell(c, c, 3072 + 8.0 * c, 16.0 * c, true));
+    results.push_back(cell(19000, 5000, 1e9, 1e9, false));
+    std::vector<nlohmann::json> fits = memory_per_task(results);
+    ASSERT_EQ(fits.size(), 1u);
+    const nlohmann::json& f = fits[0];
+    EXPECT_EQ(f["kind"], "memory_per_task");
+    EXPECT_EQ(f["points"], 3);
+    EXPECT_EQ(f["inflight"], nlohmann::json({100, 10000}));
+    EXPECT_NEAR(f["user"]["slope_kib"].get<double>(), 8.0, 1e-9);
+    EXPECT_NEAR(f["user"]["intercept_kib"].get<double>(), 3072, 1e-6);
+    EXPECT_NEAR(f["user_kernel"]["slope_kib"].get<double>(), 8.0 + 48.0, 1e-9);
+    EXPECT_NEAR(f["user"]["r2"].get<double>(), 1.0, 1e-12);
+    EXPECT_EQ(f["git"], "abc");
 }

@@ -59,12 +59,13 @@ struct Ran {
     }
 };
 
-// Runs path with args, output captured, stopped (and a failure added) after deadline_s.
+// Runs path with args, output captured, stopped (and a failure added) after deadline_s; on
+// `cpus` only, when given.
 inline Ran run_program(const std::string& path, const std::vector<std::string>& args,
-                       int deadline_s = 120) {
+                       int deadline_s = 120, const std::vector<int>& cpus = {}) {
     const std::string& name = path;
     Ran ran;
-    Child child(path, args, true);
+    Child child(path, args, true, cpus);
     std::int64_t start = monotonic_ns(),
                  deadline = start + std::int64_t{deadline_s} * 1'000'000'000;
     bool out_open = true, err_open = true;

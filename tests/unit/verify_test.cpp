@@ -120,6 +120,20 @@ TEST(Verify, names_a_wrong_outcome_and_a_corrupt_body) {
     EXPECT_TRUE(mentions(v, "checksum"));
 }
 
+TEST(Verify, counts_the_attempts_that_ended_otherwise_than_the_site_answers_by_outcome) {
+    Site site = make_site();
+    std::vector<Record> records = correct_download(site, 2);
+    records[0].outcome = Outcome::timeout;
+    records[1].outcome = Outcome::timeout;
+    records[2].outcome = Outcome::connect_error;
+    records[3].checksum ^= 1;  // a corrupt body is a bug, not an outcome the model got
+    Verdict v = check(site, Scenario::download, records);
+    EXPECT_FALSE(v.verified);
+    const std::map<std::string, std::size_t> want = {{"timeout", 2}, {"connect_error", 1}};
+    EXPECT_EQ(v.unexpected, want);
+    EXPECT_TRUE(check(site, Scenario::download, correct_download(site, 2)).unexpected.empty());
+}
+
 TEST(Verify, names_a_retry_that_should_not_have_happened_and_one_that_was_missing) {
     Site site = make_site("notfound=0.3,status=0.3");
     std::vector<Record> records = correct_download(site, 2);
