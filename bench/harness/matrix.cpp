@@ -181,7 +181,7 @@ void print_summary(const std::vector<nlohmann::json>& results,
     }
     std::cout << "held: the most requests in flight the origin saw in a good cell. KiB/task: the "
                  "slope of peak RSS over them (R²); +kernel: with the kernel's stacks and slab, "
-                 "system-wide (the origin's sockets too); - where they span under 100\n";
+                 "system-wide (the origin's sockets too); - where they span under 50\n";
 }
 
 }  // namespace
@@ -354,7 +354,7 @@ std::vector<nlohmann::json> memory_per_task(const std::vector<nlohmann::json>& r
     for (const std::string& ladder : order) {
         const Points& p = ladders[ladder];
         const auto [low, high] = std::minmax_element(p.inflight.begin(), p.inflight.end());
-        const bool enough = p.inflight.size() >= 3 && *high - *low >= 100;
+        const bool enough = p.inflight.size() >= 3 && *high - *low >= 50;
         auto fit = [&](const std::vector<double>& memory) {
             return enough ? fit_json(least_squares(p.inflight, memory)) : nlohmann::json(nullptr);
         };

@@ -80,7 +80,7 @@ Fit least_squares(const std::vector<double>& x, const std::vector<double>& y);
 // the kernel's stacks and slab — as the line the matrix appends to its results after the runs:
 // {"kind": "memory_per_task", "model", "scenario", "latency_ms", "threads", "points",
 //  "inflight": [low, high], "user": {"slope_kib", "intercept_kib", "r2"}, "user_kernel": {..},
-//  "preset", "git", "time"}. Null fits where the span of in-flight counts is under 100 (RSS noise
+//  "preset", "git", "time"}. Null fits where the span of in-flight counts is under 50 (RSS noise
 // would swamp the slope) or there are fewer than 3 points.
 std::vector<nlohmann::json> memory_per_task(const std::vector<nlohmann::json>& results);
 
