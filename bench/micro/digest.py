@@ -5,7 +5,12 @@ CPU and an idle task cost. What scripts/bench prints instead of Google Benchmark
     /usr/bin/python3 bench/micro/digest.py results/micro-<date>.json
 """
 import json
+import pathlib
 import sys
+
+# How a benchmark's time is read and printed is the report's (one definition of each).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "reports"))
+from rosetta_report.load import duration, seconds_per_item  # noqa: E402
 
 # mechanism, spawn+join benchmark, switch benchmark, idle-memory benchmark (None: not measured)
 ROWS = [
@@ -25,24 +30,6 @@ ROWS = [
     ("coroutine Task", "BM_spawn_join", "BM_coroutine_resume",
      "BM_idle_coroutines_on_an_event/1000/iterations:1"),
 ]
-
-
-def seconds_per_item(b):
-    for counter in ("time_per_task", "time_per_switch", "time_per_resume"):
-        if counter in b:
-            return b[counter]
-    if b.get("items_per_second"):
-        return 1.0 / b["items_per_second"]
-    return None
-
-
-def duration(s):
-    if s is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 def memory(b):
