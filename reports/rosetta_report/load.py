@@ -148,36 +148,13 @@ def cells_by_ladder(runs: list[dict]) -> dict[tuple, list[dict]]:
     return {key: [cells[c] for c in sorted(cells)] for key, cells in ladders.items()}
 
 
-def least_squares(x: list[float], y: list[float]) -> dict | None:
-    n = len(x)
-    if n < 2:
-        return None
-    mx, my = sum(x) / n, sum(y) / n
-    vx = sum((a - mx) ** 2 for a in x)
-    vy = sum((b - my) ** 2 for b in y)
-    cov = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    if vx <= 0:
-        return None
-    slope = cov / vx
-    return {"slope_kib": slope, "intercept_kib": my - slope * mx,
-            "r2": cov * cov / (vx * vy) if vy > 0 else 1.0}
-
-
 def memory_fits(results: Results) -> dict[tuple, dict]:
-    """Memory per task by ladder: {"user", "user_kernel"} fits or None. The matrix's own line
-    wins where it has a fit (the last line of a ladder covers everything it ran); elsewhere the
-    same fit is made here under the same rule: 3 good cells spanning 50 in flight or more.
-    Files written before that rule carry null fits the rule would now give."""
-    fits: dict[tuple, dict] = {}
-    for key, cells in cells_by_ladder(results.runs).items():
-        points = [(number(r, "peak_inflight"), r) for r in cells if good(r)]
-        points = [(x, r) for x, r in points if x is not None]
-        inflight = [x for x, _ in points]
-        enough = len(points) >= 3 and max(inflight) - min(inflight) >= 50
-        user = [number(r, "peak_rss_kib") or 0.0 for _, r in points]
-        with_kernel = [u + kernel_kib(r) for u, (_, r) in zip(user, points)]
-        fits[key] = {"user": least_squares(inflight, user) if enough else None,
-                     "user_kernel": least_squares(inflight, with_kernel) if enough else None}
+    """Memory per task by ladder: {"user", "user_kernel"} fits or None, as the matrix wrote them
+    (its memory_per_task lines: one definition of the fit and of when a span is enough, in the
+    harness). A ladder without such a line (results of `rosetta run --out`) has none; of several
+    lines, the last covers everything the ladder ran."""
+    fits: dict[tuple, dict] = {key: {"user": None, "user_kernel": None}
+                               for key in cells_by_ladder(results.runs)}
     for line in results.fit_lines:
         try:
             key = ladder_of(line)
