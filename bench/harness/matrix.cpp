@@ -2,7 +2,6 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -388,16 +387,14 @@ int run_matrix(const MatrixOptions& options) {
             ? fmt::format(", each {} times (the median is kept)", options.grid.repeat)
             : "");
     const Placement placement = placement_for(options.grid.pin);
-    auto cpus = [](const std::vector<int>& list) {
-        return fmt::format("CPU{} {}", list.size() == 1 ? "" : "s", fmt::join(list, ","));
-    };
     std::cout << (options.grid.pin == "split"
                       ? fmt::format("placement (--pin split): the origin on {}, the model on {}\n",
-                                    options.grid.base.origin.empty() ? cpus(placement.origin)
-                                                                     : "its own machine",
-                                    cpus(placement.model))
+                                    options.grid.base.origin.empty()
+                                        ? describe_cpus(placement.origin)
+                                        : "its own machine",
+                                    describe_cpus(placement.model))
                       : fmt::format("placement (--pin none): origin and model on any of {}\n",
-                                    cpus(allowed_cpus())));
+                                    describe_cpus(allowed_cpus())));
     if (options.dry_run) {
         for (const Cell& cell : cells)
             if (!done.contains(cell.key)) std::cout << "  " << cell_title(cell.options) << "\n";

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -43,6 +44,10 @@ std::vector<int> allowed_cpus() {
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
         if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
     return cpus;
+}
+
+std::string describe_cpus(const std::vector<int>& cpus) {
+    return fmt::format("CPU{} {}", cpus.size() == 1 ? "" : "s", fmt::join(cpus, ","));
 }
 
 Child::Child(const std::string& path, const std::vector<std::string>& args, bool capture_stderr,

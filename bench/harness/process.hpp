@@ -56,6 +56,9 @@ std::uint64_t tree_rss_kib(pid_t pid);
 // The CPUs this process may run on (its affinity mask), ascending.
 std::vector<int> allowed_cpus();
 
+// "CPU 1", "CPUs 0,1": how the harness names a set of CPUs.
+std::string describe_cpus(const std::vector<int>& cpus);
+
 // The high-water mark of pid's resident memory since its exec (VmHWM), KiB; 0 if pid is gone.
 // Not wait4's ru_maxrss: Linux starts a child's at its parent's peak when it forks, so a model
 // started by a harness that has grown (a matrix) would report the harness's memory.

@@ -1,7 +1,6 @@
 #include "bench/harness/result.hpp"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <sys/utsname.h>
 
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <thread>
 
 #include "bench/harness/models.hpp"
+#include "bench/harness/process.hpp"
 #include "scenarios/lanes.hpp"
 #include "scenarios/records.hpp"
 
@@ -148,9 +148,8 @@ std::string describe_result(const nlohmann::json& r) {
         r["ctx_involuntary"].dump(), r["peak_rss_kib"].get<double>() / 1024);
     if (r.contains("placement") && r["placement"].is_object()) {
         auto cpus = [](const nlohmann::json& list) {
-            if (!list.is_array()) return std::string("any CPU");
-            std::vector<int> numbers = list.get<std::vector<int>>();
-            return fmt::format("CPU{} {}", numbers.size() == 1 ? "" : "s", fmt::join(numbers, ","));
+            return list.is_array() ? describe_cpus(list.get<std::vector<int>>())
+                                   : std::string("any CPU");
         };
         const nlohmann::json& p = r["placement"];
         if (!p["origin_cpus"].is_null() || !p["model_cpus"].is_null())
