@@ -63,10 +63,14 @@ int main(int argc, char** argv) {
     MatrixOptions matrix_options;
     CLI::App* matrix = app.add_subcommand(
         "matrix", "Run every model through a grid of runs, resumable, results as JSON lines");
-    matrix->add_option("--preset", preset, "quick (a few minutes), c10k (the ladder) or full")
+    matrix
+        ->add_option("--preset", preset,
+                     "quick (a few minutes), c10k (the ladder), peers (Python beside ours) or full")
         ->check(CLI::IsMember({"quick", "c10k", "full"}))
         ->capture_default_str();
-    matrix->add_option("--models", grid_models, "Model ids, comma-separated (default: all built)")
+    matrix
+        ->add_option("--models", grid_models,
+                     "Model ids, comma-separated (default: the preset's, of those built)")
         ->delimiter(',')
         ->check(CLI::IsMember(ids));
     matrix->add_option("--scenarios", grid_scenarios, "download,crawl")
@@ -176,9 +180,12 @@ int main(int argc, char** argv) {
             if (built_only) {
                 if (built) std::cout << m.id << "\n";
             } else {
-                std::cout << fmt::format("{:<22} {}{}{}\n", m.id, m.summary,
-                                         m.loop_per_thread ? " [--threads T]" : "",
-                                         built ? "" : " (not built yet)");
+                std::cout << fmt::format(
+                    "{:<22} {}{}{}{}\n", m.id, m.summary, m.loop_per_thread ? " [--threads T]" : "",
+                    m.peer ? fmt::format(" [peer, beside {}]", m.beside) : std::string(),
+                    built ? ""
+                          : (m.peer ? " (not built: no /usr/bin/python3, or a sanitizer build)"
+                                    : " (not built yet)"));
             }
         }
         return 0;

@@ -188,7 +188,10 @@ void print_summary(const std::vector<nlohmann::json>& results,
 Grid preset_grid(std::string_view name, const std::vector<std::string>& built) {
     Grid grid;
     grid.preset = std::string(name);
-    grid.models = built;
+    // Our models; the peers only in their own preset, beside the models they stand beside.
+    for (const std::string& id : built)
+        if (const ModelInfo* model = find_model(id); model && !model->peer)
+            grid.models.push_back(id);
     grid.scenarios = {Scenario::download, Scenario::crawl};
     grid.threads = {1};
     if (name == "quick") {
@@ -210,6 +213,28 @@ Grid preset_grid(std::string_view name, const std::vector<std::string>& built) {
         grid.pages_per_task = 5;
         grid.base.pages = 5;
         grid.stop_when_saturated = true;
+    } else if (name == "peers") {
+        // Every Python peer and the models they stand beside (io-uring beside the coroutines it
+        // is compared with), at the two points: C=1,000 at 50 ms and C=100 at 0 ms (the
+        // grid is a product, so C=100 at 50 ms and C=1,000 at 0 ms come too).
+        std::vector<std::string> models;
+        auto add = [&](std::string_view id) {
+            if (std::find(built.begin(), built.end(), id) != built.end() &&
+                std::find(models.begin(), models.end(), id) == models.end())
+                models.emplace_back(id);
+        };
+        for (const std::string& id : grid.models) {  // ours, in the story's order
+            for (const ModelInfo& model : all_models())
+                if (model.peer && model.beside == id) add(id);
+            if (id == "io-uring") add(id);
+        }
+        for (const ModelInfo& model : all_models())
+            if (model.peer) add(model.id);
+        grid.models = models;
+        grid.concurrency = {100, 1'000};
+        grid.latency_ms = {0, 50};
+        grid.pages_per_task = 5;
+        grid.base.pages = 1'000;
     } else if (name == "full") {
         grid.concurrency = {1, 10, 100, 1'000, 10'000};
         grid.latency_ms = {0, 50};
@@ -219,7 +244,7 @@ Grid preset_grid(std::string_view name, const std::vector<std::string>& built) {
         grid.repeat = 3;
     } else {
         throw std::invalid_argument(
-            fmt::format("unknown preset '{}' (quick, c10k or full)", std::string(name)));
+            fmt::format("unknown preset '{}' (quick, c10k, peers or full)", std::string(name)));
     }
     return grid;
 }

@@ -340,8 +340,14 @@ nlohmann::json run_model(const RunOptions& o) {
     } catch (const std::exception&) {
     }
     if (inside.is_object()) result["model_wall_s"] = inside.value("wall_s", 0.0);
+    const ModelInfo* info = find_model(o.model);
     if (watched.stopped) {
         fail(*watched.stopped);
+    } else if (info && info->peer && WIFEXITED(watched.wait_status) &&
+               WEXITSTATUS(watched.wait_status) == peer_skipped_status) {
+        // A peer whose library is not installed said so in one line: a skip, not a crash.
+        result["skipped"] = true;
+        return fail(last_line(watched.err));
     } else if (inside.is_object() && inside["failure"].is_string()) {
         fail(inside["failure"].get<std::string>());
     } else if (!WIFEXITED(watched.wait_status) || WEXITSTATUS(watched.wait_status) != 0 ||

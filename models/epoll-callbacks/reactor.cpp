@@ -209,7 +209,8 @@ void Reactor::fire_timers() {
     }
 }
 
-void Reactor::run_once() {
+// epoll_wait no longer than the earliest timer, then the ready descriptors' handlers.
+void Reactor::poll_descriptors() {
     int n =
         ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout_ms());
     if (n < 0) {
@@ -223,6 +224,16 @@ void Reactor::run_once() {
         if (auto* handler = static_cast<IoHandler*>(ev.data.ptr)) handler->on_events(ev.events);
     }
     fetched_ = handling_ = 0;
+}
+
+void Reactor::run_once() {
+    if (sleeper_) {
+        sleeper_->sleep(timeout_ms());
+        now_ns_ = monotonic_ns();
+        sleeper_->dispatch();
+    } else {
+        poll_descriptors();
+    }
     fire_timers();
     running_soon_.swap(soon_);
     for (std::size_t i = 0; i < running_soon_.size(); ++i) {

@@ -54,6 +54,19 @@ protected:
 
 class Reactor;
 
+// Where an iteration sleeps, in place of epoll_wait, for a loop whose I/O is not readiness but
+// completions (io-uring's ring): sleep() submits what it queued and returns when something
+// completed or the time passed; dispatch() then hands out what completed, where epoll's ready
+// handlers would run. A reactor sleeping in one polls no descriptor of its epoll set.
+class Sleeper {
+public:
+    virtual void sleep(int timeout_ms) = 0;  // timeout_ms: -1 none, 0 do not wait
+    virtual void dispatch() = 0;
+
+protected:
+    ~Sleeper() = default;
+};
+
 // A callback to run at a time, owned by whoever arms it, so that arming and disarming one
 // allocates nothing (each request's deadline is one). Disarmed when destroyed.
 class Timer {
@@ -123,6 +136,9 @@ public:
     void stop() { stopping_ = true; }
     // One iteration of run(): for a scheduler that does its waiting here (boost-fibers).
     void run_once();
+    // Sleeps in sleeper instead of epoll_wait from the next iteration on (nullptr: epoll again).
+    // The sleeper keeps run() running with hold() while it has work in flight.
+    void sleep_in(Sleeper* sleeper) { sleeper_ = sleeper; }
 
 private:
     // The eventfd post() writes: registered in the epoll set but not counted in watched().
@@ -136,6 +152,7 @@ private:
     };
 
     int timeout_ms() const;
+    void poll_descriptors();
     void fire_timers();
     // The heap of armed timers, earliest first.
     bool earlier(const Timer* a, const Timer* b) const;
@@ -155,6 +172,7 @@ private:
     std::vector<std::function<void()>> soon_, running_soon_;
     std::unordered_map<Timer*, Handle> later_;  // call_later's, until they fire or are cancelled
     int holds_ = 0;
+    Sleeper* sleeper_ = nullptr;
     Fd wakeup_fd_;
     Wakeup wakeup_{*this};
     std::mutex posted_mutex_;  // guards posted_, the only state other threads touch

@@ -24,10 +24,17 @@ inline const std::string bin_dir = ROSETTA_BIN_DIR;
 
 // Every model test body runs once per model this build has: a model joins by being built (see
 // models/CMakeLists.txt), never by being remembered here.
+// The peers (Python, bench/peers/python/) run the same bodies in an executable of their own,
+// built from the same files with ROSETTA_TEST_PEERS (label `peers`).
 inline std::vector<std::string> built_models() {
+#ifdef ROSETTA_TEST_PEERS
+    constexpr bool peers = true;
+#else
+    constexpr bool peers = false;
+#endif
     std::vector<std::string> ids;
     for (const ModelInfo& model : model_list)
-        if (model.built) ids.emplace_back(model.id);
+        if (model.built && model.peer == peers) ids.emplace_back(model.id);
     return ids;
 }
 inline const std::vector<std::string> models_under_test = built_models();

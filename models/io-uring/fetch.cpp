@@ -1,0 +1,96 @@
+// io_uring: where it waits. stackless-coroutines' fetch (models/stackless-coroutines/fetch.cpp)
+// with each "wait until ready, then call" turned into one awaited operation: connect is
+// co_await ring.connect, send is co_await ring.send (the kernel sends what it can; a short
+// send is sent on), recv is co_await ring.recv, whose bytes are in a buffer the kernel picked
+// from the ring's pool. No EAGAIN, no readiness, no socket registered anywhere.
+#include "models/io-uring/fetch.hpp"
+
+#include <cerrno>
+
+namespace rosetta::io_uring_model {
+
+namespace {
+
+// Opens a socket and connects it: one operation, completed when connected or refused.
+coro::Task<IoFailure> connect(Shared& shared, Fd& connection) {
+    connection = shared.ring.open_socket();
+    if (!connection) co_return IoFailure{Step::socket, errno};
+    int result = co_await shared.ring.connect(connection.get());
+    co_return IoFailure{Step::connect, -result};
+}
+
+// Sends the request; the kernel completes the send with the bytes it took.
+coro::Task<IoFailure> send_all(Shared& shared, const Fd& connection, const Exchange& exchange) {
+    std::string_view bytes = exchange.request();
+    while (!bytes.empty()) {
+        int sent = co_await shared.ring.send(connection.get(), bytes);
+        if (sent < 0) co_return IoFailure{Step::send, -sent};
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    co_return IoFailure{};
+}
+
+// Feeds the exchange what each recv brings until the response ends or the peer closes.
+coro::Task<IoFailure> receive(Shared& shared, const Fd& connection, Exchange& exchange) {
+    for (;;) {
+        uring::Received got = co_await shared.ring.recv(connection.get());
+        if (got.error()) co_return IoFailure{Step::recv, got.error()};
+        if (got.bytes().empty()) {
+            exchange.on_eof();
+            co_return IoFailure{};
+        }
+        if (exchange.on_bytes(got.bytes())) co_return IoFailure{};
+    }
+}
+
+// One try, step by step; `step` says where it was, for the deadline's failure.
+coro::Task<IoFailure> try_once(Shared& shared, Fd& connection, Exchange& exchange, Step& step) {
+    if (!connection) {
+        step = Step::connect;
+        if (IoFailure failed = co_await connect(shared, connection)) co_return failed;
+        exchange.connected();
+    }
+    step = Step::send;
+    if (IoFailure failed = co_await send_all(shared, connection, exchange)) co_return failed;
+    step = Step::recv;
+    co_return co_await receive(shared, connection, exchange);
+}
+
+}  // namespace
+
+coro::Task<void> fetch(Shared& shared, Fd& connection, Exchange& exchange, Record& into) {
+    for (;;) {
+        Step step = Step::connect;
+        std::optional<IoFailure> finished = co_await coro::timeout_at(
+            exchange.deadline_ns(), try_once(shared, connection, exchange, step));
+        IoFailure failed = finished ? *finished : IoFailure{step, deadline_passed};
+        if (failed || !exchange.connection_reusable()) connection.reset();
+        if (!exchange.send_again(failed)) {
+            exchange.end(failed, into);
+            co_return;
+        }
+    }
+}
+
+coro::Task<void> fetch_url(Shared& shared, Fd& connection, const std::string& url, TaskId who,
+                           Fetched& into) {
+    std::unique_ptr<Exchange> exchange;
+    if (shared.exchanges.empty()) {
+        exchange = std::make_unique<Exchange>(shared.run, url, 1, who);
+    } else {
+        exchange = std::move(shared.exchanges.back());
+        shared.exchanges.pop_back();
+        exchange->restart(url, 1, who);
+    }
+    for (int attempt = 1;; ++attempt) {
+        if (attempt > 1) exchange->restart(url, attempt);
+        co_await fetch(shared, connection, *exchange, into.last);
+        if (shared.run.record(into.last) == Next::done) {
+            into.links = exchange->take_links();
+            shared.exchanges.push_back(std::move(exchange));
+            co_return;
+        }
+    }
+}
+
+}  // namespace rosetta::io_uring_model

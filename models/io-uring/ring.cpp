@@ -1,0 +1,308 @@
+#include "models/io-uring/ring.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include "scenarios/records.hpp"
+
+namespace rosetta::uring {
+
+namespace {
+
+// The provided buffers: a page and its headers (16 KiB and ~150 bytes by default) in one
+// recv. How many: enough for the completions of one busy iteration; a recv that finds none
+// left is submitted again (Counts::no_buffer), so the count is a speed, not a limit. 512 of
+// them: 16 MiB of address space, resident as the kernel cycles through them.
+constexpr unsigned buffer_bytes = 32 * 1024;
+constexpr unsigned buffer_count = 512;  // a power of two, as the kernel requires
+constexpr unsigned short buffer_group = 0;
+
+// Cancel requests carry user_data 0: their own completions are only reaped.
+constexpr std::uint64_t cancel_request = 0;
+
+[[noreturn]] void fail(const char* what, int err) {
+    throw std::system_error(err, std::generic_category(), what);
+}
+
+}  // namespace
+
+// ---- Operation ------------------------------------------------------------------------------
+
+Operation::~Operation() {
+    // Its frame is going while the kernel still has it (the strand was destroyed where it
+    // waited, not cancelled): the ring forgets it and cancels it.
+    if (slot_ != 0) {
+        ring_.slots_[slot_] = nullptr;
+        ring_.submit_cancel(slot_);
+    }
+}
+
+bool Operation::suspend(coro::Strand& strand, std::coroutine_handle<> awaiting) {
+    if (!start_waiting(strand, awaiting)) return false;
+    ring_.prepare(*this);
+    return true;
+}
+
+void Operation::cancel() {
+    if (cancelled) return;
+    cancelled = true;
+    ++ring_.counts_.cancelled;
+    // Resumed by the completion, not now: until it arrives the kernel may use our memory.
+    if (slot_ != 0) ring_.submit_cancel(slot_);
+}
+
+void Operation::complete(int result, std::uint32_t flags) {
+    if (result == -ENOBUFS && kind_ == Kind::recv && !cancelled) {
+        ++ring_.counts_.no_buffer;
+        ring_.prepare(*this);
+        return;
+    }
+    result_ = result;
+    flags_ = flags;
+    if (cancelled && (flags & IORING_CQE_F_BUFFER)) {  // bytes of a wait that ended: dropped
+        ring_.give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
+        flags_ = 0;
+    }
+    handle.resume();  // it may destroy this operation: nothing after
+}
+
+Received Receive::await_resume() {
+    end_waiting();
+    return {ring_, result_, flags_};
+}
+
+Received::Received(Ring& ring, int result, std::uint32_t flags) : ring_(&ring) {
+    if (result < 0) {
+        error_ = -result;
+    } else if (flags & IORING_CQE_F_BUFFER) {
+        buffer_ = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
+        bytes_ = ring.buffer(buffer_, static_cast<std::size_t>(result));
+    }
+}
+
+Received::Received(Received&& other) noexcept
+    : ring_(other.ring_),
+      bytes_(other.bytes_),
+      buffer_(std::exchange(other.buffer_, -1)),
+      error_(other.error_) {}
+
+Received::~Received() {
+    if (buffer_ >= 0) ring_->give_back(buffer_);
+}
+
+// ---- Ring -----------------------------------------------------------------------------------
+
+Ring::Ring(coro::Loop& loop, const Endpoint& origin, unsigned entries)
+    : loop_(loop), origin_(origin), slots_(1, nullptr) {
+    io_uring_params params{};
+    // Room for a completion of every operation C=19,000 can have in flight, and more. The
+    // kernel's part of a completion runs when this thread next enters io_uring_enter (which it
+    // does once an iteration) rather than interrupting it: DEFER_TASKRUN, for a ring used by
+    // one thread only (SINGLE_ISSUER). Kernels before 6.1 refuse them: then without.
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    params.cq_entries = entries * 8;
+    int rc = io_uring_queue_init_params(entries, &ring_, &params);
+    if (rc == -EINVAL) {
+        params = {};
+        params.flags = IORING_SETUP_CQSIZE;
+        params.cq_entries = entries * 8;
+        rc = io_uring_queue_init_params(entries, &ring_, &params);
+    }
+    if (rc < 0) fail("io_uring_setup", -rc);
+    void* ring_memory = ::mmap(nullptr, buffer_count * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                               MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    void* buffer_memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_bytes,
+                                 PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    io_uring_buf_reg registration{};
+    registration.ring_addr = reinterpret_cast<std::uintptr_t>(ring_memory);
+    registration.ring_entries = buffer_count;
+    registration.bgid = buffer_group;
+    rc = ring_memory == MAP_FAILED || buffer_memory == MAP_FAILED
+             ? -ENOMEM
+             : io_uring_register_buf_ring(&ring_, &registration, 0);
+    if (rc < 0) {
+        if (ring_memory != MAP_FAILED) ::munmap(ring_memory, buffer_count * sizeof(io_uring_buf));
+        if (buffer_memory != MAP_FAILED)
+            ::munmap(buffer_memory, std::size_t{buffer_count} * buffer_bytes);
+        io_uring_queue_exit(&ring_);
+        fail("io_uring_register_buf_ring", -rc);
+    }
+    buffers_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+    buffers_ = static_cast<char*>(buffer_memory);
+    io_uring_buf_ring_init(buffers_ring_);
+    for (unsigned id = 0; id < buffer_count; ++id)
+        io_uring_buf_ring_add(buffers_ring_, buffers_ + std::size_t{id} * buffer_bytes,
+                              buffer_bytes, static_cast<unsigned short>(id),
+                              io_uring_buf_ring_mask(buffer_count), static_cast<int>(id));
+    io_uring_buf_ring_advance(buffers_ring_, buffer_count);
+    loop_.reactor().sleep_in(this);
+}
+
+Ring::~Ring() {
+    // Normally nothing is left: every operation completed before its coroutine could end. What
+    // is (a run stopped by an exception) is cancelled, and waited for, so that no completion
+    // names memory that is gone.
+    const bool held = in_flight_ > 0;
+    for (std::uint32_t slot = 1; slot < slots_.size(); ++slot) {
+        if (Operation* op = slots_[slot]) op->slot_ = 0;
+        slots_[slot] = nullptr;
+    }
+    if (in_flight_ > 0) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) {
+            io_uring_submit(&ring_);
+            sqe = io_uring_get_sqe(&ring_);
+        }
+        if (sqe) {
+            io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+            io_uring_sqe_set_data64(sqe, cancel_request);
+        }
+        io_uring_submit(&ring_);
+        const std::int64_t deadline = monotonic_ns() + 1'000'000'000;
+        while (in_flight_ > 0 && monotonic_ns() < deadline) {
+            __kernel_timespec wait{0, 10'000'000};
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_wait_cqe_timeout(&ring_, &cqe, &wait) != 0 || !cqe) continue;
+            if (cqe->user_data != cancel_request) --in_flight_;
+            io_uring_cqe_seen(&ring_, cqe);
+        }
+    }
+    loop_.reactor().sleep_in(nullptr);
+    if (held) loop_.reactor().release();
+    io_uring_unregister_buf_ring(&ring_, buffer_group);
+    ::munmap(buffers_ring_, buffer_count * sizeof(io_uring_buf));
+    ::munmap(buffers_, std::size_t{buffer_count} * buffer_bytes);
+    io_uring_queue_exit(&ring_);
+}
+
+Fd Ring::open_socket() const {
+    Fd fd(::socket(origin_.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return fd;
+    int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+// The next free entry of the submission queue. The queue full (thousands of connects started
+// in one iteration), what is in it is submitted now.
+io_uring_sqe* Ring::next_entry() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) {
+        submit();
+        sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) throw std::runtime_error("io_uring: the submission queue stays full");
+    }
+    return sqe;
+}
+
+void Ring::prepare(Operation& op) {
+    io_uring_sqe* sqe = next_entry();
+    std::uint32_t slot;
+    if (free_slots_.empty()) {
+        slot = static_cast<std::uint32_t>(slots_.size());
+        slots_.push_back(nullptr);
+    } else {
+        slot = free_slots_.back();
+        free_slots_.pop_back();
+    }
+    switch (op.kind_) {
+        case Operation::Kind::connect:
+            io_uring_prep_connect(sqe, op.fd_, reinterpret_cast<const sockaddr*>(&origin_.address),
+                                  origin_.length);
+            break;
+        case Operation::Kind::send:
+            io_uring_prep_send(sqe, op.fd_, op.bytes_.data(), op.bytes_.size(), MSG_NOSIGNAL);
+            break;
+        case Operation::Kind::recv:
+            io_uring_prep_recv(sqe, op.fd_, nullptr, buffer_bytes, 0);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = buffer_group;
+            break;
+    }
+    io_uring_sqe_set_data64(sqe, slot);
+    slots_[slot] = &op;
+    op.slot_ = slot;
+    in_flight(+1);
+}
+
+void Ring::submit_cancel(std::uint32_t slot) {
+    io_uring_sqe* sqe = next_entry();
+    io_uring_prep_cancel64(sqe, slot, 0);
+    io_uring_sqe_set_data64(sqe, cancel_request);
+}
+
+// Only when the submission queue is full; otherwise sleep() submits.
+void Ring::submit() {
+    int rc = io_uring_submit(&ring_);
+    ++counts_.enters;
+    if (rc >= 0) {
+        counts_.submitted += static_cast<unsigned>(rc);
+    } else if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
+        fail("io_uring_enter", -rc);
+    }  // else the kernel is short of room for completions: the next sleep() submits them
+}
+
+void Ring::sleep(int timeout_ms) {
+    __kernel_timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &timeout,
+                                              nullptr);
+    ++counts_.enters;
+    if (rc >= 0) {
+        counts_.submitted += static_cast<unsigned>(rc);
+    } else if (rc != -ETIME && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR) {
+        fail("io_uring_enter", -rc);
+    }
+}
+
+// The loop is kept running (reactor hold) while the kernel has operations of ours.
+void Ring::in_flight(int change) {
+    const bool had = in_flight_ > 0;
+    in_flight_ += change;
+    if (!had && in_flight_ > 0) loop_.reactor().hold();
+    if (had && in_flight_ == 0) loop_.reactor().release();
+}
+
+// The completions that are there now, each resuming its coroutine right here (the reactor
+// resumes a socket's coroutine the same way); those they cause wait for the next iteration.
+void Ring::dispatch() {
+    for (unsigned ready = io_uring_cq_ready(&ring_); ready > 0; --ready) {
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_peek_cqe(&ring_, &cqe) != 0 || !cqe) break;
+        const std::uint64_t slot = cqe->user_data;
+        const int result = cqe->res;
+        const std::uint32_t flags = cqe->flags;
+        io_uring_cqe_seen(&ring_, cqe);
+        ++counts_.completed;
+        if (slot == cancel_request) continue;
+        Operation* op = slots_[slot];
+        slots_[slot] = nullptr;
+        free_slots_.push_back(static_cast<std::uint32_t>(slot));
+        in_flight(-1);
+        if (!op) {  // its frame is gone: only a buffer to give back
+            if (flags & IORING_CQE_F_BUFFER)
+                give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
+            continue;
+        }
+        op->slot_ = 0;
+        op->complete(result, flags);
+    }
+}
+
+void Ring::give_back(int buffer) {
+    io_uring_buf_ring_add(buffers_ring_, buffers_ + static_cast<std::size_t>(buffer) * buffer_bytes,
+                          buffer_bytes, static_cast<unsigned short>(buffer),
+                          io_uring_buf_ring_mask(buffer_count), 0);
+    io_uring_buf_ring_advance(buffers_ring_, 1);
+}
+
+std::string_view Ring::buffer(int id, std::size_t length) const {
+    return {buffers_ + static_cast<std::size_t>(id) * buffer_bytes, length};
+}
+
+}  // namespace rosetta::uring
