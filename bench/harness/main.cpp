@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     matrix
         ->add_option("--preset", preset,
                      "quick (a few minutes), c10k (the ladder), peers (Python beside ours) or full")
-        ->check(CLI::IsMember({"quick", "c10k", "full"}))
+        ->check(CLI::IsMember({"quick", "c10k", "peers", "full"}))
         ->capture_default_str();
     matrix
         ->add_option("--models", grid_models,
@@ -128,9 +128,10 @@ int main(int argc, char** argv) {
             ->check(CLI::IsMember({"none", "split"}));
     for (CLI::App* command : {run, matrix})
         command
-            ->add_option("--memory-guard", run_options.memory_guard,
-                         "Stop a run whose memory (RSS + kernel) passes this fraction of "
-                         "MemAvailable at its start")
+            ->add_option(
+                "--memory-guard", run_options.memory_guard,
+                "Stop a run whose memory (RSS + kernel) passes this fraction of "
+                "MemAvailable at its start (a tree of processes: if MemAvailable fell by as much)")
             ->check(CLI::Range(0.00001, 0.95))
             ->capture_default_str();
 

@@ -114,6 +114,9 @@ nlohmann::json result_skeleton(const RunOptions& o) {
         {"machine", machine()},
         {"git", git_revision()},
     });
+    // A peer (Python, bench/peers/python/) names the model of ours it stands beside.
+    if (const ModelInfo* info = find_model(o.model); info && info->peer)
+        result["peer_of"] = std::string(info->beside);
     return result;
 }
 
