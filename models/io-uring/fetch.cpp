@@ -1,8 +1,9 @@
 // io_uring: where it waits. stackless-coroutines' fetch (models/stackless-coroutines/fetch.cpp)
-// with each "wait until ready, then call" turned into one awaited operation: connect is
-// co_await ring.connect, send is co_await ring.send (the kernel sends what it can; a short
-// send is sent on), recv is co_await ring.recv, whose bytes are in a buffer the kernel picked
-// from the ring's pool. No EAGAIN, no readiness, no socket registered anywhere.
+// with each "wait until ready, then call" turned into an awaited operation: connect is
+// co_await ring.connect; the request's send and the reply's first recv are one co_await
+// ring.request, two entries linked so the kernel starts the recv when the send is done; the
+// bytes arrive in a buffer the kernel picked from the ring's pool. No EAGAIN, no readiness, no
+// socket registered anywhere.
 #include "models/io-uring/fetch.hpp"
 
 #include <cerrno>
@@ -19,9 +20,9 @@ coro::Task<IoFailure> connect(Shared& shared, Fd& connection) {
     co_return IoFailure{Step::connect, -result};
 }
 
-// Sends the request; the kernel completes the send with the bytes it took.
-coro::Task<IoFailure> send_all(Shared& shared, const Fd& connection, const Exchange& exchange) {
-    std::string_view bytes = exchange.request();
+// Sends what is left of the request after a short send; the kernel completes each send with
+// the bytes it took.
+coro::Task<IoFailure> send_rest(Shared& shared, const Fd& connection, std::string_view bytes) {
     while (!bytes.empty()) {
         int sent = co_await shared.ring.send(connection.get(), bytes);
         if (sent < 0) co_return IoFailure{Step::send, -sent};
@@ -30,20 +31,25 @@ coro::Task<IoFailure> send_all(Shared& shared, const Fd& connection, const Excha
     co_return IoFailure{};
 }
 
-// Feeds the exchange what each recv brings until the response ends or the peer closes.
-coro::Task<IoFailure> receive(Shared& shared, const Fd& connection, Exchange& exchange) {
+// Feeds the exchange what each recv brings until the response ends or the peer closes, from
+// `got` (the first bytes, if a request brought them) on.
+coro::Task<IoFailure> receive(Shared& shared, const Fd& connection, Exchange& exchange,
+                              std::optional<uring::Received> got) {
     for (;;) {
-        uring::Received got = co_await shared.ring.recv(connection.get());
-        if (got.error()) co_return IoFailure{Step::recv, got.error()};
-        if (got.bytes().empty()) {
+        if (!got) got.emplace(co_await shared.ring.recv(connection.get()));
+        if (got->error()) co_return IoFailure{Step::recv, got->error()};
+        if (got->bytes().empty()) {
             exchange.on_eof();
             co_return IoFailure{};
         }
-        if (exchange.on_bytes(got.bytes())) co_return IoFailure{};
+        if (exchange.on_bytes(got->bytes())) co_return IoFailure{};
+        got.reset();  // the buffer back to the kernel before the next wait
     }
 }
 
-// One try, step by step; `step` says where it was, for the deadline's failure.
+// One try, step by step; `step` says where it was, for the deadline's failure. The request's
+// send and the reply's first recv go to the kernel together, linked; only a short send (the
+// link ends there) makes it send the rest and receive apart.
 coro::Task<IoFailure> try_once(Shared& shared, Fd& connection, Exchange& exchange, Step& step) {
     if (!connection) {
         step = Step::connect;
@@ -51,9 +57,18 @@ coro::Task<IoFailure> try_once(Shared& shared, Fd& connection, Exchange& exchang
         exchange.connected();
     }
     step = Step::send;
-    if (IoFailure failed = co_await send_all(shared, connection, exchange)) co_return failed;
+    const std::string_view request = exchange.request();
+    uring::Received reply = co_await shared.ring.request(connection.get(), request);
+    if (reply.sent() < 0) co_return IoFailure{Step::send, -reply.sent()};
+    const auto sent = static_cast<std::size_t>(reply.sent());
+    if (sent < request.size()) {
+        if (IoFailure failed = co_await send_rest(shared, connection, request.substr(sent)))
+            co_return failed;
+        step = Step::recv;
+        co_return co_await receive(shared, connection, exchange, std::nullopt);
+    }
     step = Step::recv;
-    co_return co_await receive(shared, connection, exchange);
+    co_return co_await receive(shared, connection, exchange, std::move(reply));
 }
 
 }  // namespace

@@ -24,6 +24,9 @@ constexpr unsigned short buffer_group = 0;
 
 // Cancel requests carry user_data 0: their own completions are only reaped.
 constexpr std::uint64_t cancel_request = 0;
+// The send half of a request carries its operation's slot with this bit: its completion is
+// noted (Operation::sent_), and the operation resumed by its recv half's.
+constexpr std::uint64_t send_half = std::uint64_t{1} << 63;
 
 [[noreturn]] void fail(const char* what, int err) {
     throw std::system_error(err, std::generic_category(), what);
@@ -38,7 +41,7 @@ Operation::~Operation() {
     // waited, not cancelled): the ring forgets it and cancels it.
     if (slot_ != 0) {
         ring_.slots_[slot_] = nullptr;
-        ring_.submit_cancel(slot_);
+        ring_.submit_cancel(fd_);
     }
 }
 
@@ -53,11 +56,11 @@ void Operation::cancel() {
     cancelled = true;
     ++ring_.counts_.cancelled;
     // Resumed by the completion, not now: until it arrives the kernel may use our memory.
-    if (slot_ != 0) ring_.submit_cancel(slot_);
+    if (slot_ != 0) ring_.submit_cancel(fd_);
 }
 
 void Operation::complete(int result, std::uint32_t flags) {
-    if (result == -ENOBUFS && kind_ == Kind::recv && !cancelled) {
+    if (result == -ENOBUFS && (kind_ == Kind::recv || kind_ == Kind::request) && !cancelled) {
         ++ring_.counts_.no_buffer;
         ring_.prepare(*this);
         return;
@@ -73,10 +76,11 @@ void Operation::complete(int result, std::uint32_t flags) {
 
 Received Receive::await_resume() {
     end_waiting();
-    return {ring_, result_, flags_};
+    return {ring_, result_, flags_, kind_ == Kind::request ? sent_ : 0};
 }
 
-Received::Received(Ring& ring, int result, std::uint32_t flags) : ring_(&ring) {
+Received::Received(Ring& ring, int result, std::uint32_t flags, int sent)
+    : ring_(&ring), sent_(sent) {
     if (result < 0) {
         error_ = -result;
     } else if (flags & IORING_CQE_F_BUFFER) {
@@ -89,7 +93,8 @@ Received::Received(Received&& other) noexcept
     : ring_(other.ring_),
       bytes_(other.bytes_),
       buffer_(std::exchange(other.buffer_, -1)),
-      error_(other.error_) {}
+      error_(other.error_),
+      sent_(other.sent_) {}
 
 Received::~Received() {
     if (buffer_ >= 0) ring_->give_back(buffer_);
@@ -201,15 +206,15 @@ io_uring_sqe* Ring::next_entry() {
 }
 
 void Ring::prepare(Operation& op) {
-    io_uring_sqe* sqe = next_entry();
-    std::uint32_t slot;
-    if (free_slots_.empty()) {
-        slot = static_cast<std::uint32_t>(slots_.size());
-        slots_.push_back(nullptr);
-    } else {
-        slot = free_slots_.back();
-        free_slots_.pop_back();
+    if (op.kind_ == Operation::Kind::request && op.sent_ < 0) {  // the send half, first
+        if (op.slot_ == 0) op.slot_ = take_slot(op);
+        io_uring_sqe* sqe = next_entry();
+        io_uring_prep_send(sqe, op.fd_, op.bytes_.data(), op.bytes_.size(), MSG_NOSIGNAL);
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(sqe, op.slot_ | send_half);
+        in_flight(+1);
     }
+    io_uring_sqe* sqe = next_entry();
     switch (op.kind_) {
         case Operation::Kind::connect:
             io_uring_prep_connect(sqe, op.fd_, reinterpret_cast<const sockaddr*>(&origin_.address),
@@ -219,20 +224,35 @@ void Ring::prepare(Operation& op) {
             io_uring_prep_send(sqe, op.fd_, op.bytes_.data(), op.bytes_.size(), MSG_NOSIGNAL);
             break;
         case Operation::Kind::recv:
+        case Operation::Kind::request:
             io_uring_prep_recv(sqe, op.fd_, nullptr, buffer_bytes, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = buffer_group;
             break;
     }
-    io_uring_sqe_set_data64(sqe, slot);
-    slots_[slot] = &op;
-    op.slot_ = slot;
+    if (op.slot_ == 0) op.slot_ = take_slot(op);
+    io_uring_sqe_set_data64(sqe, op.slot_);
     in_flight(+1);
 }
 
-void Ring::submit_cancel(std::uint32_t slot) {
+std::uint32_t Ring::take_slot(Operation& op) {
+    std::uint32_t slot;
+    if (free_slots_.empty()) {
+        slot = static_cast<std::uint32_t>(slots_.size());
+        slots_.push_back(nullptr);
+    } else {
+        slot = free_slots_.back();
+        free_slots_.pop_back();
+    }
+    slots_[slot] = &op;
+    return slot;
+}
+
+// Everything of ours on the descriptor (each has one operation, or one request's two halves,
+// at a time): cancelling a request's send cancels the recv linked to it as well.
+void Ring::submit_cancel(int fd) {
     io_uring_sqe* sqe = next_entry();
-    io_uring_prep_cancel64(sqe, slot, 0);
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, cancel_request);
 }
 
@@ -269,7 +289,10 @@ void Ring::in_flight(int change) {
 }
 
 // The completions that are there now, each resuming its coroutine right here (the reactor
-// resumes a socket's coroutine the same way); those they cause wait for the next iteration.
+// resumes a socket's coroutine the same way); what they ask for is submitted by the next
+// sleep. (Submitting every 32 entries instead, so that a batch of 10,000 completions does not
+// hold the requests they start until the last is handled, was slower: 8,300 against 9,000
+// req/s at C=10,000, p99 1.23 against 1.14 s.)
 void Ring::dispatch() {
     for (unsigned ready = io_uring_cq_ready(&ring_); ready > 0; --ready) {
         io_uring_cqe* cqe = nullptr;
@@ -280,6 +303,11 @@ void Ring::dispatch() {
         io_uring_cqe_seen(&ring_, cqe);
         ++counts_.completed;
         if (slot == cancel_request) continue;
+        if (slot & send_half) {  // its recv half completes next (or is cancelled by the link)
+            in_flight(-1);
+            if (Operation* op = slots_[slot & ~send_half]) op->sent_ = result;
+            continue;
+        }
         Operation* op = slots_[slot];
         slots_[slot] = nullptr;
         free_slots_.push_back(static_cast<std::uint32_t>(slot));

@@ -7,6 +7,7 @@
 //     int err = co_await ring.connect(fd.get());          // 0 or an errno
 //     int sent = co_await ring.send(fd.get(), bytes);     // bytes sent, or -errno
 //     Received got = co_await ring.recv(fd.get());        // got.bytes(): a buffer of the ring's
+//     Received reply = co_await ring.request(fd.get(), bytes);  // send, and the recv linked to it
 //
 // Where the waiting happens. Each operation is one submission queue entry (SQE) prepared in
 // await_suspend. The loop is stackless-coroutines' (its Tasks, TaskGroup, Semaphore, timers and
@@ -49,7 +50,7 @@ class Ring;
 // -errno); cancelled (a deadline, the strand), it throws coro::Cancelled once the kernel let go.
 class Operation : public coro::Awaitable<Operation> {
 public:
-    enum class Kind : std::uint8_t { connect, send, recv };
+    enum class Kind : std::uint8_t { connect, send, recv, request };
     Operation(Ring& ring, Kind kind, int fd, std::string_view bytes = {})
         : ring_(ring), kind_(kind), fd_(fd), bytes_(bytes) {}
     ~Operation();
@@ -72,15 +73,18 @@ protected:
     int fd_;
     std::string_view bytes_;
     std::uint32_t slot_ = 0;  // its place in the ring's table while the kernel has it; 0: none
+    int sent_ = -1;           // a request: what its send completed with; -1: not yet
     int result_ = 0;
     std::uint32_t flags_ = 0;
 };
 
 // What a recv brought: a buffer of the ring's, given back when this is destroyed. Empty at
-// end of stream (the peer closed); error() is the errno of a failed recv.
+// end of stream (the peer closed); error() is the errno of a failed recv. After a request,
+// sent() is what its send completed with (bytes, or -errno); a send that failed or took fewer
+// bytes than asked ends the link, and the recv did not run (error() ECANCELED).
 class Received {
 public:
-    Received(Ring& ring, int result, std::uint32_t flags);
+    Received(Ring& ring, int result, std::uint32_t flags, int sent = 0);
     ~Received();
     Received(Received&& other) noexcept;
     Received(const Received&) = delete;
@@ -88,17 +92,21 @@ public:
     Received& operator=(Received&&) = delete;
     std::string_view bytes() const { return bytes_; }
     int error() const { return error_; }
+    int sent() const { return sent_; }
 
 private:
     Ring* ring_;
     std::string_view bytes_;
     int buffer_ = -1;
     int error_ = 0;
+    int sent_ = 0;
 };
 
 class Receive final : public Operation {
 public:
     Receive(Ring& ring, int fd) : Operation(ring, Kind::recv, fd) {}
+    Receive(Ring& ring, int fd, std::string_view request)
+        : Operation(ring, Kind::request, fd, request) {}
     Received await_resume();
 };
 
@@ -121,6 +129,10 @@ public:
         return {*this, Operation::Kind::send, fd, bytes};
     }
     Receive recv(int fd) { return {*this, fd}; }
+    // The send of `bytes` and the recv of the reply, linked (IOSQE_IO_LINK): submitted in one
+    // go, the recv started by the kernel when the send completes; the coroutine is resumed
+    // once, with the reply's first bytes. A reactor needs a wait for each.
+    Receive request(int fd, std::string_view bytes) { return {*this, fd, bytes}; }
 
     // Counted since the ring was made (the README's figures).
     struct Counts {
@@ -141,7 +153,8 @@ private:
     friend class Received;
     io_uring_sqe* next_entry();
     void prepare(Operation& op);
-    void submit_cancel(std::uint32_t slot);
+    std::uint32_t take_slot(Operation& op);
+    void submit_cancel(int fd);
     void submit();
     void in_flight(int change);
     void give_back(int buffer);

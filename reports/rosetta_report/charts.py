@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -57,6 +57,7 @@ class Chart:
     section: str  # throughput, latency, memory, cpu, micro
     title: str
     caption: str
+    tables: list = field(default_factory=list)  # (heading, page.Table): its numbers, under it
 
 
 def count(value: float, _position=None) -> str:
@@ -286,4 +287,6 @@ def write_charts(results: load.Results, fits, limits, micro, out_dir: Path) -> l
                 file = f"micro-{kind}.svg"
                 micro_chart(rows, models, title, xlabel, out_dir / file)
                 charts.append(Chart(file, "micro", title, xlabel))
+    from . import peers  # here, not above: it draws with this module's helpers
+    charts += peers.write_charts(results, out_dir)
     return charts

@@ -114,6 +114,14 @@ def good(run: dict) -> bool:
     return run.get("completed") is True and run.get("verified") is not False
 
 
+def why_not_good(run: dict) -> str | None:
+    """None for a good run; else what stopped it, as the harness wrote it where it did."""
+    if good(run):
+        return None
+    return str(run.get("failure") or ("not verified" if run.get("completed") else
+                                      "did not complete"))
+
+
 def ladder_of(run: dict) -> tuple:
     """The cells that differ only in concurrency, as the matrix groups them."""
     return (run["model"], run["scenario"], number(run, "latency_ms") or 0.0,
@@ -184,10 +192,9 @@ def limits(runs: list[dict]) -> dict[tuple, Limit]:
     for key, cells in cells_by_ladder(runs).items():
         for run in cells:
             c = float(run["concurrency"])
-            if not good(run):  # even above a saturated rung: it names the limit better
-                reason = run.get("failure") or ("not verified" if run.get("completed") else
-                                                "did not complete")
-                found[key] = Limit(c, True, str(reason))
+            reason = why_not_good(run)
+            if reason:  # even above a saturated rung: it names the limit better
+                found[key] = Limit(c, True, reason)
                 break
             held = number(run, "peak_inflight")
             if held is not None and held < c / 2 and key not in found:

@@ -25,7 +25,16 @@ SECTIONS = [("throughput", "Throughput vs concurrency",
              "stacks and unreclaimable slab added (system-wide: the origin's sockets are in it "
              "too). The legend gives the least-squares slope: memory per task in flight."),
             ("cpu", "CPU per 1,000 requests",
-             "User + system CPU seconds of the model's process tree, per 1,000 attempts.")]
+             "User + system CPU seconds of the model's process tree, per 1,000 attempts."),
+            ("peers", "Python peers",
+             "Each Python peer beside the C++ model it stands beside (its result's peer_of; "
+             "io-uring, ours, beside stackless-coroutines), at the points the peers preset "
+             "was made for: many connections waiting, and none. On a peer's bar, ÷12 means "
+             "12 times fewer attempts per second than its model. A failed, skipped or "
+             "unverified run is hatched, its reason under the chart, and has no ratio. "
+             "The tables add the p99 attempt latency, the peak RSS of the process tree and "
+             "the ratios: req/s of the model over the peer's, RSS of the peer over the "
+             "model's.")]
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 1.2em 3em;
@@ -153,7 +162,10 @@ def write_html(report: Report, out_dir: Path) -> Path:
         charts = [c for c in report.charts if c.section == key]
         if charts:
             out.append(f'<h2 id="{key}">{html.escape(title)}</h2><p>{html.escape(blurb)}</p>')
-            out.extend(html_figure(c) for c in charts)
+            for c in charts:
+                out.append(html_figure(c))
+                out.extend(f"<h3>{html.escape(heading)}</h3>{html_table(table)}"
+                           for heading, table in c.tables)
     out.append('<h2 id="limits">Where each model stopped</h2><p>The first failed cell of each '
                "ladder, or else the first good cell the origin saw under half of C in flight "
                "(the model cannot start tasks as fast as they end; a higher C only queues)."
@@ -212,7 +224,10 @@ def write_markdown(report: Report, out_dir: Path) -> Path:
         charts = [c for c in report.charts if c.section == key]
         if charts:
             out += [f"## {title}", "", blurb, ""]
-            out += [f"![{c.title}]({c.file})\n" for c in charts]
+            for c in charts:
+                out.append(f"![{c.title}]({c.file})\n")
+                for heading, table in c.tables:
+                    out += [f"### {heading}", "", md_table(table), ""]
     out += ["## Where each model stopped", "",
             md_table(report.limits) if report.limits.rows else "Every ladder climbed its "
             "whole axis.", ""]

@@ -40,7 +40,10 @@ constexpr double serial_s = 32 * 0.100;
 
 void expect_concurrent(const nlohmann::json& r) {
     EXPECT_EQ(r["peak_inflight"], 8) << "the origin never held 8 requests at once";
-    EXPECT_LT(r["wall_s"].get<double>(), serial_s / 2)
+    // A peer's wall time from outside includes the interpreter's start (0.3 to 1.5 s, eventlet's
+    // imports the most): its own, from the first request, is what the think times add up in.
+    const bool peer = r.contains("peer_of");
+    EXPECT_LT(r[peer ? "model_wall_s" : "wall_s"].get<double>(), serial_s / 2)
         << "8 at a time must take far less than one at a time";
 }
 
@@ -52,6 +55,12 @@ void expect_one_at_a_time(const nlohmann::json& r) {
 
 class EveryModel : public ::testing::TestWithParam<std::string> {
 protected:
+    // The attempt's deadline in the fault-mix runs: short, so stalls cost little; a second for
+    // a peer, whose interpreter takes several times ours for a response, and a slow response
+    // (~100 ms of drip) must not time out on a busy machine.
+    std::string fault_timeout_ms() const {
+        return test::model_info(GetParam()).peer ? "1000" : "300";
+    }
     // A peer whose Python library is not installed says so and exits 77: its cases are skipped
     // with that line, once asked per peer.
     void SetUp() override {
@@ -124,7 +133,7 @@ TEST_P(EveryModel, crawls_exactly_the_reachable_pages) {
 
 TEST_P(EveryModel, downloads_through_the_full_fault_mix_with_the_outcomes_the_truth_predicts) {
     nlohmann::json r = run({"--scenario", "download", "--pages", "200", "--faults", full_fault_mix,
-                            "--timeout-ms", "300"});
+                            "--timeout-ms", fault_timeout_ms()});
     expect_verified(r);
     Site truth = site(200, full_fault_mix);
     for (auto& [outcome, count] : final_outcomes(truth, truth.download_paths(), 2))
@@ -134,7 +143,7 @@ TEST_P(EveryModel, downloads_through_the_full_fault_mix_with_the_outcomes_the_tr
 
 TEST_P(EveryModel, crawls_through_the_full_fault_mix_with_the_outcomes_the_truth_predicts) {
     nlohmann::json r = run({"--scenario", "crawl", "--pages", "200", "--faults", full_fault_mix,
-                            "--timeout-ms", "300"});
+                            "--timeout-ms", fault_timeout_ms()});
     expect_verified(r);
     Site truth = site(200, full_fault_mix);
     for (auto& [outcome, count] : final_outcomes(truth, truth.reachable("/", 2), 2))
@@ -159,7 +168,7 @@ TEST_P(EveryModel, finishes_both_programs_on_one_cpu) {
 TEST_P(EveryModel, works_with_keep_alive_off) {
     expect_verified(run({"--scenario", "download", "--pages", "60", "--keepalive", "off"}));
     expect_verified(run({"--scenario", "crawl", "--pages", "60", "--keepalive", "off", "--faults",
-                         full_fault_mix, "--timeout-ms", "300"}));
+                         full_fault_mix, "--timeout-ms", fault_timeout_ms()}));
 }
 
 TEST_P(EveryModel, stops_the_crawl_at_the_page_budget) {

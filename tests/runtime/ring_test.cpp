@@ -68,6 +68,26 @@ TEST(Ring, reports_the_peers_close_as_an_empty_receive) {
     EXPECT_EQ(loop.run(receive_once(ring, pair.a)), "");
 }
 
+Task<std::pair<int, std::string>> request(uring::Ring& ring, const Fd& fd, std::string text) {
+    uring::Received reply = co_await ring.request(fd.get(), text);
+    co_return std::pair{reply.sent(), std::string(reply.bytes())};
+}
+
+TEST(Ring, sends_a_request_and_receives_its_reply_in_one_wait_the_two_linked) {
+    Loop loop;
+    uring::Ring ring(loop, unused_origin);
+    Pair pair;
+    ASSERT_EQ(::write(pair.b.get(), "reply", 5), 5);  // already there when the recv starts
+    auto [sent, reply] = loop.run(request(ring, pair.a, "hello"));
+    EXPECT_EQ(sent, 5);
+    EXPECT_EQ(reply, "reply");
+    char got[8] = {};
+    ASSERT_EQ(::read(pair.b.get(), got, sizeof got), 5);
+    EXPECT_EQ(std::string(got), "hello");
+    EXPECT_EQ(ring.counts().completed, 2u) << "the send and the recv";
+    EXPECT_EQ(ring.counts().enters, 1u) << "both submitted, and waited for, in one system call";
+}
+
 Task<bool> receive_before(uring::Ring& ring, const Fd& fd, std::int64_t deadline) {
     std::optional<std::string> got = co_await timeout_at(deadline, receive_once(ring, fd));
     co_return got.has_value();
