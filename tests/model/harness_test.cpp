@@ -212,6 +212,28 @@ TEST(Harness, names_the_failure_when_the_origin_is_unreachable) {
     EXPECT_TRUE(r["verified"].is_null());
 }
 
+// A peer whose Python library is missing is skipped with its one line, not a crash: a module
+// of that name that cannot be imported, first on the path, stands for the missing package.
+TEST(Harness, reports_a_peer_whose_package_is_missing_as_skipped_with_its_one_line) {
+    if (!test::model_info("py-asyncio").built) GTEST_SKIP() << "the peers are not built here";
+    auto fake = std::filesystem::temp_directory_path() / fmt::format("no-aiohttp-{}", ::getpid());
+    std::filesystem::create_directories(fake);
+    std::ofstream(fake / "aiohttp.py") << "raise ImportError('no aiohttp', name='aiohttp')\n";
+    ::setenv("PYTHONPATH", fake.c_str(), 1);
+    test::Ran ran = run_binary("rosetta", {"run", "--model", "py-asyncio", "--scenario", "download",
+                                           "--pages", "5", "--json"},
+                               30);
+    ::unsetenv("PYTHONPATH");
+    std::filesystem::remove_all(fake);
+    EXPECT_EQ(ran.exit_code, 1);
+    nlohmann::json r = ran.json();
+    EXPECT_EQ(r["skipped"], true) << r.dump(2);
+    EXPECT_EQ(r["failure"],
+              "py-asyncio: skipped: python3-aiohttp is not installed (apt-get install "
+              "python3-aiohttp)");
+    EXPECT_EQ(r["peer_of"], "stackless-coroutines");
+}
+
 TEST(Harness, names_the_failure_when_the_model_cannot_start) {
     auto empty = std::filesystem::temp_directory_path() / fmt::format("no-models-{}", ::getpid());
     std::filesystem::create_directories(empty);
