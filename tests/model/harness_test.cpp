@@ -220,9 +220,9 @@ TEST(Harness, reports_a_peer_whose_package_is_missing_as_skipped_with_its_one_li
     std::filesystem::create_directories(fake);
     std::ofstream(fake / "aiohttp.py") << "raise ImportError('no aiohttp', name='aiohttp')\n";
     ::setenv("PYTHONPATH", fake.c_str(), 1);
-    test::Ran ran = run_binary("rosetta", {"run", "--model", "py-asyncio", "--scenario", "download",
-                                           "--pages", "5", "--json"},
-                               30);
+    test::Ran ran = run_binary(
+        "rosetta",
+        {"run", "--model", "py-asyncio", "--scenario", "download", "--pages", "5", "--json"}, 30);
     ::unsetenv("PYTHONPATH");
     std::filesystem::remove_all(fake);
     EXPECT_EQ(ran.exit_code, 1);
