@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/io-uring/ring.hpp"
+#include "models/stackless-coroutines/fetch.hpp"
 #include "scenarios/exchange.hpp"
 #include "scenarios/idle_connections.hpp"
 #include "scenarios/model.hpp"
@@ -37,8 +38,7 @@ struct Shared {
 // one, under the attempt's deadline. As stackless-coroutines' fetch (see there).
 coro::Task<void> fetch(Shared& shared, Fd& connection, Exchange& exchange, Record& into);
 
-// Every attempt url needs; the final one and, crawling, the page's links into `into`.
-coro::Task<void> fetch_url(Shared& shared, Fd& connection, const std::string& url, TaskId who,
-                           Fetched& into);
+// Every attempt url needs: stackless-coroutines' retries as they are, over this fetch.
+using stackless_coroutines::fetch_url;
 
 }  // namespace rosetta::io_uring_model

@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,14 +13,6 @@
 namespace rosetta::uring {
 
 namespace {
-
-// The provided buffers: a page and its headers (16 KiB and ~150 bytes by default) in one
-// recv. How many: enough for the completions of one busy iteration; a recv that finds none
-// left is submitted again (Counts::no_buffer), so the count is a speed, not a limit. 512 of
-// them: 16 MiB of address space, resident as the kernel cycles through them.
-constexpr unsigned buffer_bytes = 32 * 1024;
-constexpr unsigned buffer_count = 512;  // a power of two, as the kernel requires
-constexpr unsigned short buffer_group = 0;
 
 // Completions handed out in one iteration at most; the rest wait for the next, which does not
 // sleep. Without a bound, 10,000 responses that arrive together would each start a request
@@ -77,7 +68,7 @@ void Operation::complete(int result, std::uint32_t flags) {
     result_ = result;
     flags_ = flags;
     if (cancelled && (flags & IORING_CQE_F_BUFFER)) {  // bytes of a wait that ended: dropped
-        ring_.give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
+        ring_.buffers_->give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
         flags_ = 0;
     }
     handle.resume();  // it may destroy this operation: nothing after
@@ -85,28 +76,7 @@ void Operation::complete(int result, std::uint32_t flags) {
 
 Received Receive::await_resume() {
     end_waiting();
-    return {ring_, result_, flags_, kind_ == Kind::request ? sent_ : 0};
-}
-
-Received::Received(Ring& ring, int result, std::uint32_t flags, int sent)
-    : ring_(&ring), sent_(sent) {
-    if (result < 0) {
-        error_ = -result;
-    } else if (flags & IORING_CQE_F_BUFFER) {
-        buffer_ = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
-        bytes_ = ring.buffer(buffer_, static_cast<std::size_t>(result));
-    }
-}
-
-Received::Received(Received&& other) noexcept
-    : ring_(other.ring_),
-      bytes_(other.bytes_),
-      buffer_(std::exchange(other.buffer_, -1)),
-      error_(other.error_),
-      sent_(other.sent_) {}
-
-Received::~Received() {
-    if (buffer_ >= 0) ring_->give_back(buffer_);
+    return {*ring_.buffers_, result_, flags_, kind_ == Kind::request ? sent_ : 0};
 }
 
 // ---- Ring -----------------------------------------------------------------------------------
@@ -129,32 +99,12 @@ Ring::Ring(coro::Loop& loop, const Endpoint& origin, unsigned entries)
         rc = io_uring_queue_init_params(entries, &ring_, &params);
     }
     if (rc < 0) fail("io_uring_setup", -rc);
-    void* ring_memory = ::mmap(nullptr, buffer_count * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
-                               MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    void* buffer_memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_bytes,
-                                 PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    io_uring_buf_reg registration{};
-    registration.ring_addr = reinterpret_cast<std::uintptr_t>(ring_memory);
-    registration.ring_entries = buffer_count;
-    registration.bgid = buffer_group;
-    rc = ring_memory == MAP_FAILED || buffer_memory == MAP_FAILED
-             ? -ENOMEM
-             : io_uring_register_buf_ring(&ring_, &registration, 0);
-    if (rc < 0) {
-        if (ring_memory != MAP_FAILED) ::munmap(ring_memory, buffer_count * sizeof(io_uring_buf));
-        if (buffer_memory != MAP_FAILED)
-            ::munmap(buffer_memory, std::size_t{buffer_count} * buffer_bytes);
+    try {
+        buffers_.emplace(ring_);
+    } catch (...) {
         io_uring_queue_exit(&ring_);
-        fail("io_uring_register_buf_ring", -rc);
+        throw;
     }
-    buffers_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
-    buffers_ = static_cast<char*>(buffer_memory);
-    io_uring_buf_ring_init(buffers_ring_);
-    for (unsigned id = 0; id < buffer_count; ++id)
-        io_uring_buf_ring_add(buffers_ring_, buffers_ + std::size_t{id} * buffer_bytes,
-                              buffer_bytes, static_cast<unsigned short>(id),
-                              io_uring_buf_ring_mask(buffer_count), static_cast<int>(id));
-    io_uring_buf_ring_advance(buffers_ring_, buffer_count);
     loop_.reactor().sleep_in(this);
 }
 
@@ -189,9 +139,7 @@ Ring::~Ring() {
     }
     loop_.reactor().sleep_in(nullptr);
     if (held) loop_.reactor().release();
-    io_uring_unregister_buf_ring(&ring_, buffer_group);
-    ::munmap(buffers_ring_, buffer_count * sizeof(io_uring_buf));
-    ::munmap(buffers_, std::size_t{buffer_count} * buffer_bytes);
+    buffers_.reset();
     io_uring_queue_exit(&ring_);
 }
 
@@ -235,9 +183,9 @@ void Ring::prepare(Operation& op) {
             break;
         case Operation::Kind::recv:
         case Operation::Kind::request:
-            io_uring_prep_recv(sqe, op.fd_, nullptr, buffer_bytes, 0);
+            io_uring_prep_recv(sqe, op.fd_, nullptr, Buffers::bytes_each, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = buffer_group;
+            sqe->buf_group = Buffers::group;
             break;
     }
     if (op.slot_ == 0) op.slot_ = take_slot(op);
@@ -337,23 +285,12 @@ void Ring::dispatch() {
         in_flight(-1);
         if (!op) {  // its frame is gone: only a buffer to give back
             if (flags & IORING_CQE_F_BUFFER)
-                give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
+                buffers_->give_back(static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT));
             continue;
         }
         op->slot_ = 0;
         op->complete(result, flags);
     }
-}
-
-void Ring::give_back(int buffer) {
-    io_uring_buf_ring_add(buffers_ring_, buffers_ + static_cast<std::size_t>(buffer) * buffer_bytes,
-                          buffer_bytes, static_cast<unsigned short>(buffer),
-                          io_uring_buf_ring_mask(buffer_count), 0);
-    io_uring_buf_ring_advance(buffers_ring_, 1);
-}
-
-std::string_view Ring::buffer(int id, std::size_t length) const {
-    return {buffers_ + static_cast<std::size_t>(id) * buffer_bytes, length};
 }
 
 }  // namespace rosetta::uring

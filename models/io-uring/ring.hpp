@@ -35,10 +35,12 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "models/io-uring/buffers.hpp"
 #include "models/stackless-coroutines/runtime.hpp"
 #include "scenarios/net.hpp"
 
@@ -76,30 +78,6 @@ protected:
     int sent_ = -1;           // a request: what its send completed with; -1: not yet
     int result_ = 0;
     std::uint32_t flags_ = 0;
-};
-
-// What a recv brought: a buffer of the ring's, given back when this is destroyed. Empty at
-// end of stream (the peer closed); error() is the errno of a failed recv. After a request,
-// sent() is what its send completed with (bytes, or -errno); a send that failed or took fewer
-// bytes than asked ends the link, and the recv did not run (error() ECANCELED).
-class Received {
-public:
-    Received(Ring& ring, int result, std::uint32_t flags, int sent = 0);
-    ~Received();
-    Received(Received&& other) noexcept;
-    Received(const Received&) = delete;
-    Received& operator=(const Received&) = delete;
-    Received& operator=(Received&&) = delete;
-    std::string_view bytes() const { return bytes_; }
-    int error() const { return error_; }
-    int sent() const { return sent_; }
-
-private:
-    Ring* ring_;
-    std::string_view bytes_;
-    int buffer_ = -1;
-    int error_ = 0;
-    int sent_ = 0;
 };
 
 class Receive final : public Operation {
@@ -150,15 +128,13 @@ public:
 
 private:
     friend class Operation;
-    friend class Received;
+    friend class Receive;
     io_uring_sqe* next_entry();
     void prepare(Operation& op);
     std::uint32_t take_slot(Operation& op);
     void submit_cancel(int fd);
     void submit();
     void in_flight(int change);
-    void give_back(int buffer);
-    std::string_view buffer(int id, std::size_t length) const;
 
     coro::Loop& loop_;
     const Endpoint& origin_;
@@ -168,9 +144,7 @@ private:
     std::vector<Operation*> slots_;
     std::vector<std::uint32_t> free_slots_;
     int in_flight_ = 0;  // operations prepared and not completed (the loop is held while > 0)
-    // The provided buffers: a ring of buffer_count, each buffer_bytes, in one mapping.
-    io_uring_buf_ring* buffers_ring_ = nullptr;
-    char* buffers_ = nullptr;
+    std::optional<Buffers> buffers_;  // made once the ring is; gone before it
     Counts counts_;
 };
 

@@ -90,27 +90,4 @@ coro::Task<void> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange
     }
 }
 
-coro::Task<void> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
-                           TaskId who, Fetched& into) {
-    // One exchange for every attempt, from the pool of those that ended; back to it at the end
-    // (not when an exception unwinds: that one is simply freed).
-    std::unique_ptr<Exchange> exchange;
-    if (shared.exchanges.empty()) {
-        exchange = std::make_unique<Exchange>(shared.run, url, 1, who);
-    } else {
-        exchange = std::move(shared.exchanges.back());
-        shared.exchanges.pop_back();
-        exchange->restart(url, 1, who);
-    }
-    for (int attempt = 1;; ++attempt) {
-        if (attempt > 1) exchange->restart(url, attempt);
-        co_await fetch(shared, connection, *exchange, into.last);
-        if (shared.run.record(into.last) == Next::done) {
-            into.links = exchange->take_links();
-            shared.exchanges.push_back(std::move(exchange));
-            co_return;
-        }
-    }
-}
-
 }  // namespace rosetta::stackless_coroutines

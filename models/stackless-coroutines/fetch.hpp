@@ -49,7 +49,32 @@ coro::Task<void> fetch(Shared& shared, SocketPtr& connection, Exchange& exchange
 
 // Every attempt url needs: fetch, record, and again while the outcome is retryable and the
 // budget lasts. Writes the final attempt and, crawling, the page's links into `into`.
-coro::Task<void> fetch_url(Shared& shared, SocketPtr& connection, const std::string& url,
-                           TaskId who, Fetched& into);
+//
+// A template only so that io-uring's loop uses it as it is: whatever `Shared` a loop's
+// coroutines share (its run and its pool of ended exchanges) and whatever a connection is
+// there, the retries are the same; `fetch` is the model's own (found beside its Shared).
+template <class Shared, class Connection>
+coro::Task<void> fetch_url(Shared& shared, Connection& connection, const std::string& url,
+                           TaskId who, Fetched& into) {
+    // One exchange for every attempt, from the pool of those that ended; back to it at the end
+    // (not when an exception unwinds: that one is simply freed).
+    std::unique_ptr<Exchange> exchange;
+    if (shared.exchanges.empty()) {
+        exchange = std::make_unique<Exchange>(shared.run, url, 1, who);
+    } else {
+        exchange = std::move(shared.exchanges.back());
+        shared.exchanges.pop_back();
+        exchange->restart(url, 1, who);
+    }
+    for (int attempt = 1;; ++attempt) {
+        if (attempt > 1) exchange->restart(url, attempt);
+        co_await fetch(shared, connection, *exchange, into.last);
+        if (shared.run.record(into.last) == Next::done) {
+            into.links = exchange->take_links();
+            shared.exchanges.push_back(std::move(exchange));
+            co_return;
+        }
+    }
+}
 
 }  // namespace rosetta::stackless_coroutines

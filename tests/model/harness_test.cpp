@@ -134,9 +134,8 @@ TEST(Harness, answers_help_and_lists_the_models) {
 }
 
 TEST(Harness, prints_a_result_with_every_field_of_the_schema) {
-    auto dir = std::filesystem::temp_directory_path() / fmt::format("harness-test-{}", ::getpid());
-    std::filesystem::create_directories(dir);
-    std::string out = (dir / "out.jsonl").string(), records = (dir / "records.jsonl").string();
+    test::ScratchDir dir("harness-test");
+    std::string out = dir / "out.jsonl", records = dir / "records.jsonl";
     test::Ran ran =
         run_binary("rosetta", {"run", "--model", "blocking", "--scenario", "download", "--pages",
                                "20", "--json", "--out", out, "--records", records});
@@ -181,7 +180,6 @@ TEST(Harness, prints_a_result_with_every_field_of_the_schema) {
         ++n;
     }
     EXPECT_EQ(n, 20);
-    std::filesystem::remove_all(dir);
 }
 
 // A run that would endanger the machine is stopped and says so: a guard of 0.001% of
@@ -216,15 +214,12 @@ TEST(Harness, names_the_failure_when_the_origin_is_unreachable) {
 // of that name that cannot be imported, first on the path, stands for the missing package.
 TEST(Harness, reports_a_peer_whose_package_is_missing_as_skipped_with_its_one_line) {
     if (!test::model_info("py-asyncio").built) GTEST_SKIP() << "the peers are not built here";
-    auto fake = std::filesystem::temp_directory_path() / fmt::format("no-aiohttp-{}", ::getpid());
-    std::filesystem::create_directories(fake);
+    test::ScratchDir fake("no-aiohttp");
     std::ofstream(fake / "aiohttp.py") << "raise ImportError('no aiohttp', name='aiohttp')\n";
-    ::setenv("PYTHONPATH", fake.c_str(), 1);
+    test::ScopedEnv path("PYTHONPATH", fake.path().string());
     test::Ran ran = run_binary(
         "rosetta",
         {"run", "--model", "py-asyncio", "--scenario", "download", "--pages", "5", "--json"}, 30);
-    ::unsetenv("PYTHONPATH");
-    std::filesystem::remove_all(fake);
     EXPECT_EQ(ran.exit_code, 1);
     nlohmann::json r = ran.json();
     EXPECT_EQ(r["skipped"], true) << r.dump(2);
@@ -235,14 +230,11 @@ TEST(Harness, reports_a_peer_whose_package_is_missing_as_skipped_with_its_one_li
 }
 
 TEST(Harness, names_the_failure_when_the_model_cannot_start) {
-    auto empty = std::filesystem::temp_directory_path() / fmt::format("no-models-{}", ::getpid());
-    std::filesystem::create_directories(empty);
-    ::setenv("ROSETTA_BIN_DIR", empty.c_str(), 1);
+    test::ScratchDir empty("no-models");
+    test::ScopedEnv bin_dir("ROSETTA_BIN_DIR", empty.path().string());
     test::Ran ran = run_binary(
         "rosetta",
         {"run", "--model", "blocking", "--scenario", "download", "--pages", "5", "--json"}, 20);
-    ::unsetenv("ROSETTA_BIN_DIR");
-    std::filesystem::remove_all(empty);
     EXPECT_EQ(ran.exit_code, 1);
     nlohmann::json r = ran.json();
     EXPECT_FALSE(r["completed"].get<bool>());
@@ -267,9 +259,8 @@ TEST(Harness, names_the_failure_when_the_model_overruns_its_deadline) {
 TEST(Harness,
      counts_what_the_records_of_a_stopped_run_hold_and_says_in_one_line_why_it_is_not_verified) {
     // 100 ms a page and a 1 s deadline: the blocking model gets through about nine of fifty.
-    auto dir = std::filesystem::temp_directory_path() / fmt::format("stopped-run-{}", ::getpid());
-    std::filesystem::create_directories(dir);
-    std::string records = (dir / "records.jsonl").string();
+    test::ScratchDir dir("stopped-run");
+    std::string records = dir / "records.jsonl";
     std::vector<std::string> args = {
         "run",          "--model", "blocking",     "--scenario", "download",  "--pages", "50",
         "--latency-ms", "100",     "--deadline-s", "1",          "--records", records};
@@ -279,7 +270,6 @@ TEST(Harness,
     test::Ran machine = run_binary("rosetta", args, 30);
     nlohmann::json r = machine.json();
     std::size_t json_lines = read_records(records).size();
-    std::filesystem::remove_all(dir);
 
     EXPECT_EQ(human.exit_code, 1);
     EXPECT_EQ(machine.exit_code, 1);
@@ -396,8 +386,8 @@ TEST(Harness, pins_the_origin_and_the_model_to_separate_cpus_when_asked_and_says
 }
 
 TEST(Harness, refuses_an_output_file_it_cannot_write_before_anything_starts) {
-    auto dir = std::filesystem::temp_directory_path() / fmt::format("unwritable-{}", ::getpid());
-    std::filesystem::create_directories(dir);
+    test::ScratchDir scratch("unwritable");
+    const std::filesystem::path& dir = scratch.path();
     std::vector<std::string> run = {"run",      "--model", "blocking", "--scenario",
                                     "download", "--pages", "5"};
     for (std::vector<std::string> extra : std::vector<std::vector<std::string>>{
@@ -418,7 +408,6 @@ TEST(Harness, refuses_an_output_file_it_cannot_write_before_anything_starts) {
         {"--scenario", "download", "--origin", "127.0.0.1:1", "--out", dir.string()}, 10);
     EXPECT_EQ(model.exit_code, 2);
     EXPECT_NE(model.err.find("--out " + dir.string() + ": "), std::string::npos) << model.err;
-    std::filesystem::remove_all(dir);
 }
 
 TEST(Harness, names_a_failed_write_of_its_result_and_exits_1) {

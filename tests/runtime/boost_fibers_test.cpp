@@ -20,6 +20,7 @@
 
 #include "models/boost-fibers/scheduler.hpp"
 #include "scenarios/records.hpp"
+#include "socket_pair.hpp"
 
 using namespace rosetta;
 using namespace std::chrono_literals;
@@ -33,11 +34,9 @@ struct Pair {
     Fd b;
     std::unique_ptr<boost_fibers::Socket> a;
     Pair() {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-            throw std::runtime_error("socketpair");
-        a = std::make_unique<boost_fibers::Socket>(Fd(fds[0]));
-        b = Fd(fds[1]);
+        test::SocketPair ends;
+        a = std::make_unique<boost_fibers::Socket>(std::move(ends.a));
+        b = std::move(ends.b);
     }
 };
 

@@ -17,6 +17,7 @@
 #include "models/stackless-coroutines/executor.hpp"
 #include "models/stackless-coroutines/runtime.hpp"
 #include "scenarios/records.hpp"
+#include "socket_pair.hpp"
 
 using namespace rosetta;
 using namespace rosetta::coro;
@@ -30,11 +31,9 @@ struct Pair {
     Fd b;
     std::unique_ptr<Socket> a;
     explicit Pair(Loop& loop) {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-            throw std::runtime_error("socketpair");
-        a = std::make_unique<Socket>(loop, Fd(fds[0]));
-        b = Fd(fds[1]);
+        test::SocketPair ends;
+        a = std::make_unique<Socket>(loop, std::move(ends.a));
+        b = std::move(ends.b);
     }
 };
 

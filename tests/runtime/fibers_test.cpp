@@ -15,6 +15,7 @@
 
 #include "models/stackful-fibers/green.hpp"
 #include "scenarios/records.hpp"
+#include "socket_pair.hpp"
 
 using namespace rosetta;
 using namespace rosetta::fibers;
@@ -28,11 +29,9 @@ struct Pair {
     Fd b;
     std::unique_ptr<Socket> a;
     explicit Pair(Hub& hub) {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-            throw std::runtime_error("socketpair");
-        a = std::make_unique<Socket>(hub, Fd(fds[0]));
-        b = Fd(fds[1]);
+        test::SocketPair ends;
+        a = std::make_unique<Socket>(hub, std::move(ends.a));
+        b = std::move(ends.b);
     }
 };
 

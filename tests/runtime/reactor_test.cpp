@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "scenarios/records.hpp"
+#include "socket_pair.hpp"
 
 using namespace rosetta;
 using namespace rosetta::reactor;
@@ -27,16 +28,7 @@ namespace {
 constexpr std::int64_t ms = 1'000'000;
 
 // Both ends of a connected pair of sockets.
-struct Pair {
-    Fd a, b;
-    Pair() {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-            throw std::runtime_error("socketpair");
-        a = Fd(fds[0]);
-        b = Fd(fds[1]);
-    }
-};
+using Pair = test::SocketPair;
 
 struct Handler final : IoHandler {
     std::vector<std::uint32_t> events;

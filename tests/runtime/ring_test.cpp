@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "scenarios/records.hpp"
+#include "socket_pair.hpp"
 
 using namespace rosetta;
 using namespace rosetta::coro;
@@ -21,15 +22,9 @@ namespace {
 
 constexpr std::int64_t ms = 1'000'000;
 
-struct Pair {
-    Fd a, b;
-    Pair() {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-            throw std::runtime_error("socketpair");
-        a = Fd(fds[0]);
-        b = Fd(fds[1]);
-    }
+// Blocking, as the ring's own sockets are (Ring::open_socket).
+struct Pair : test::SocketPair {
+    Pair() : SocketPair(Mode::blocking) {}
 };
 
 const Endpoint unused_origin{};
