@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
                              id),
                  "rosetta-" + id};
     add_spec_options(app, spec);
+    // Only rosetta run starts an origin: here it is required (checked below, after the parse,
+    // with a line that says so).
+    app.get_option("--origin")->description("HOST:PORT of a running HTTP/1.1 server (required)");
     parse_command_line(app, argc, argv, &spec);
     const std::string program = app.get_name();
     if (spec.origin.empty())

@@ -20,8 +20,21 @@ std::string reason(std::string_view option, const std::string& path, int err) {
 }  // namespace
 
 std::optional<std::string> check_appendable(std::string_view option, const std::string& path) {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) return reason(option, path, errno);
+    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (fd) return std::nullopt;
+    if (errno != ENOENT) return reason(option, path, errno);
+    // Missing: create it to learn that it can be, then remove it again, so that a command refused
+    // for another reason, or a run that never writes, leaves no empty file behind.
+    Fd created(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (created) {
+        ::unlink(path.c_str());
+        return std::nullopt;
+    }
+    if (errno != EEXIST) return reason(option, path, errno);
+    // A dangling symbolic link (or a file made meanwhile): create through it and keep it, as a
+    // write would.
+    Fd through(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!through) return reason(option, path, errno);
     return std::nullopt;
 }
 

@@ -9,9 +9,10 @@
 
 namespace rosetta {
 
-// Opens path for appending, creating it if missing (never truncating), and closes it again.
-// nullopt when it can be written; else "OPTION PATH: reason" (a directory, a missing folder,
-// no permission, /proc). A full device such as /dev/full passes: only a write finds that out.
+// Whether path can be appended to: opened for appending (never truncated) and closed again; when
+// missing, created and removed again, so the check leaves nothing behind. nullopt when it can
+// be written; else "OPTION PATH: reason" (a directory, a missing folder, no permission, /proc).
+// A full device such as /dev/full passes: only a write finds that out.
 std::optional<std::string> check_appendable(std::string_view option, const std::string& path);
 
 // Appends text in one write and checks that all of it landed: nullopt, or "OPTION PATH: reason".

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -252,6 +253,11 @@ RunTotals Recorder::totals() const {
 }
 
 std::vector<Record> read_records(const std::string& path) {
+    // Only a regular file is read: a device or a pipe may never end (/dev/full reads as endless
+    // zeros) and would be read into memory until there is none.
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+        throw std::runtime_error(fmt::format("records {}: not a regular file", path));
     std::ifstream in(path);
     if (!in) throw std::runtime_error(fmt::format("cannot read records {}", path));
     std::vector<Record> records;

@@ -155,7 +155,8 @@ private:
     std::int64_t last_flush_ns_ = 0;
 };
 
-// Reads a records file written by Recorder. Throws std::runtime_error on a bad line.
+// Reads a records file written by Recorder. Throws std::runtime_error on a bad line, and on a
+// path that is not a regular file (a device or a pipe may never end).
 std::vector<Record> read_records(const std::string& path);
 
 }  // namespace rosetta

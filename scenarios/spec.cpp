@@ -1,13 +1,18 @@
 #include "scenarios/spec.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -69,17 +74,31 @@ std::string FaultRates::to_string() const {
 FaultRates parse_faults(std::string_view text) {
     FaultRates rates;
     text = trim(text);
-    if (text.empty() || text == "none") return rates;
+    // Empty is refused rather than read as none: it is what an unset shell variable gives.
+    if (text.empty()) throw std::invalid_argument("empty (write none for no faults)");
+    // Refused before any part of it is quoted in a reason: a newline there would make the one
+    // line two (found by tests/fuzz/faults.cpp).
+    const auto control = [](char c) {
+        return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+    };
+    if (std::ranges::any_of(text, control))
+        throw std::invalid_argument("holds a control character (a newline, a carriage return...)");
+    if (text == "none") return rates;
+    const std::string_view whole = text;
     std::map<std::string_view, bool> seen;
-    while (!text.empty()) {
+    for (bool more = true; more;) {
         auto comma = text.find(',');
         std::string_view item = trim(text.substr(0, comma));
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        more = comma != std::string_view::npos;
+        if (more) text.remove_prefix(comma + 1);
+        if (item.empty())
+            throw std::invalid_argument(
+                fmt::format("'{}' has an empty item (a comma too many)", whole));
         auto eq = item.find('=');
         if (eq == std::string_view::npos)
             throw std::invalid_argument(fmt::format("'{}' is not NAME=RATE", item));
         std::string_view name = trim(item.substr(0, eq));
-        std::string rate_text(trim(item.substr(eq + 1)));
+        std::string_view rate_text = trim(item.substr(eq + 1));
         RateField field = nullptr;
         for (auto [known, f] : fault_fields)
             if (known == name) field = f;
@@ -91,13 +110,11 @@ FaultRates parse_faults(std::string_view text) {
         if (seen[name])
             throw std::invalid_argument(fmt::format("fault class '{}' given twice", name));
         seen[name] = true;
-        char* end = nullptr;
-        double rate = std::strtod(rate_text.c_str(), &end);
-        if (rate_text.empty() || end != rate_text.c_str() + rate_text.size() || !(rate >= 0) ||
-            rate > 1)
-            throw std::invalid_argument(
-                fmt::format("rate of '{}' must be a number in [0, 1], got '{}'", name, rate_text));
-        rates.*field = rate;
+        std::optional<double> rate = parse_decimal(rate_text);
+        if (!rate || *rate > 1)
+            throw std::invalid_argument(fmt::format(
+                "rate of '{}' must be a decimal number in [0, 1], got '{}'", name, rate_text));
+        rates.*field = *rate;
     }
     if (rates.total() > 1 + 1e-9)
         throw std::invalid_argument(
@@ -105,38 +122,112 @@ FaultRates parse_faults(std::string_view text) {
     return rates;
 }
 
+std::optional<std::uint64_t> parse_whole_number(std::string_view text) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+std::optional<double> parse_decimal(std::string_view text) {
+    auto digits = [&text] {
+        std::size_t n = 0;
+        while (n < text.size() && text[n] >= '0' && text[n] <= '9') ++n;
+        text.remove_prefix(n);
+        return n;
+    };
+    const std::string copy(text);
+    std::size_t mantissa = digits();
+    if (!text.empty() && text.front() == '.') {
+        text.remove_prefix(1);
+        mantissa += digits();
+    }
+    if (mantissa == 0) return std::nullopt;
+    if (!text.empty() && (text.front() == 'e' || text.front() == 'E')) {
+        text.remove_prefix(1);
+        if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
+        if (digits() == 0) return std::nullopt;
+    }
+    if (!text.empty()) return std::nullopt;
+    // Plain decimal text, which strtod reads exactly (the C locale: no program here sets one).
+    // Past the largest double it gives inf, refused; below the smallest, 0 or a denormal, kept.
+    double value = std::strtod(copy.c_str(), nullptr);
+    if (std::isinf(value)) return std::nullopt;
+    return value;
+}
+
+CLI::Validator whole_range(std::uint64_t low, std::uint64_t high) {
+    return CLI::Validator(
+        [low, high](std::string& text) {
+            std::optional<std::uint64_t> value = parse_whole_number(text);
+            if (!value || *value < low || *value > high)
+                return fmt::format("Value {} not in range {} to {}", text, low, high);
+            text = std::to_string(*value);
+            return std::string();
+        },
+        fmt::format("INT in [{} - {}]", low, high));
+}
+
+CLI::Validator decimal_range(double low, double high) {
+    return CLI::Validator(
+        [low, high](std::string& text) {
+            std::optional<double> value = parse_decimal(text);
+            if (!value || *value < low || *value > high)
+                return fmt::format("Value {} not in range {} to {}", text, low, high);
+            return std::string();
+        },
+        fmt::format("FLOAT in [{} - {}]", low, high));
+}
+
 int min_page_bytes(int links) { return 1024 + 128 * links; }
 
 void add_faults_option(CLI::App& app, FaultRates& faults) {
     app.add_option_function<std::string>(
            "--faults", [&faults](const std::string& text) { faults = parse_faults(text); },
-           "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
-           "malformed=0.01,slow=0.01")
+           "Fault mix: none, or NAME=RATE,... with NAME one of reset, stall, status, notfound, "
+           "truncate, malformed, slow and RATE a decimal in [0, 1], the rates adding up to at "
+           "most 1 (empty is refused); e.g. reset=0.01,stall=0.01,status=0.02")
         ->type_name("SPEC")
         ->check(validator_of(parse_faults, "SPEC"))
         ->default_str("none");
 }
 
+CLI::Validator host_port_check() { return validator_of(parse_host_port, "HOST:PORT"); }
+
+CLI::Validator file_name_check() {
+    return CLI::Validator(
+        [](std::string& path) {
+            return path.empty() ? std::string("empty (leave the option out for none)")
+                                : std::string();
+        },
+        "");
+}
+
 void add_site_options(CLI::App& app, Spec& spec) {
     app.add_option("--pages", spec.pages,
                    "Pages of the synthetic site; download fetches all of them")
-        ->check(CLI::Range(1, 10'000'000))
+        ->transform(whole_range(1, 10'000'000))
         ->capture_default_str();
     app.add_option("--page-bytes", spec.page_bytes, "Body size of a page")
-        ->check(CLI::Range(256, 64 << 20))
+        ->transform(whole_range(256, 64 << 20))
         ->capture_default_str();
     app.add_option("--links", spec.links, "Links per page")
-        ->check(CLI::Range(0, 1000))
+        ->transform(whole_range(0, 1000))
         ->capture_default_str();
     app.add_option("--latency-ms", spec.latency_ms, "Origin think time per response (ms)")
-        ->check(CLI::Range(0, 3'600'000))
+        ->transform(whole_range(0, 3'600'000))
         ->capture_default_str();
     add_faults_option(app, spec.faults);
     app.add_option("--threads", spec.threads,
                    "Event loops / schedulers (event-driven models, origin)")
-        ->check(CLI::Range(1, 256))
+        ->transform(whole_range(1, 256))
         ->capture_default_str();
-    app.add_option("--seed", spec.seed, "Seed of the site and the faults")->capture_default_str();
+    // Its own help keeps CLI11's "UINT": the range is the whole of the type.
+    app.add_option("--seed", spec.seed, "Seed of the site and the faults")
+        ->transform(whole_range(0, std::numeric_limits<std::uint64_t>::max()).description(""))
+        ->capture_default_str();
 }
 
 void add_client_options(CLI::App& app, Spec& spec) {
@@ -150,17 +241,17 @@ void add_client_options(CLI::App& app, Spec& spec) {
         ->type_name("download|crawl")
         ->required();
     app.add_option("--concurrency", spec.concurrency, "At most C requests in flight")
-        ->check(CLI::Range(1, 1'000'000))
+        ->transform(whole_range(1, 1'000'000))
         ->capture_default_str();
     app.add_option_function<int>(
            "--max-pages", [&spec](int m) { spec.max_pages = m; }, "Crawl budget (URLs fetched)")
-        ->check(CLI::Range(1, 100'000'000))
+        ->transform(whole_range(1, 100'000'000))
         ->default_str("none");
     app.add_option("--timeout-ms", spec.timeout_ms, "Per attempt: connect + full response (ms)")
-        ->check(CLI::Range(1, 3'600'000))
+        ->transform(whole_range(1, 3'600'000))
         ->capture_default_str();
     app.add_option("--retries", spec.retries, "Extra attempts for retryable outcomes")
-        ->check(CLI::Range(0, 100))
+        ->transform(whole_range(0, 100))
         ->capture_default_str();
     app.add_option_function<std::string>(
            "--keepalive", [&spec](const std::string& value) { spec.keepalive = value == "on"; },
@@ -170,7 +261,7 @@ void add_client_options(CLI::App& app, Spec& spec) {
         ->default_str("on");
     app.add_option("--origin", spec.origin,
                    "HOST:PORT of a running HTTP/1.1 server (default: start one)")
-        ->check(validator_of(parse_host_port, "HOST:PORT"));
+        ->check(host_port_check());
     app.add_option_function<std::string>(
            "--start", [&spec](const std::string& path) { spec.start = *normalize_path(path); },
            "Where the crawl starts (a path on the origin)")
@@ -184,8 +275,11 @@ void add_client_options(CLI::App& app, Spec& spec) {
         ->default_str("/");
     app.add_flag("--json", spec.json, "Print the result as one JSON object");
     app.add_option("--records", spec.records, "Write per-attempt records to FILE (JSON lines)")
-        ->type_name("FILE");
-    app.add_option("--out", spec.out, "Append the result JSON line to FILE")->type_name("FILE");
+        ->type_name("FILE")
+        ->check(file_name_check());
+    app.add_option("--out", spec.out, "Append the result JSON line to FILE")
+        ->type_name("FILE")
+        ->check(file_name_check());
 }
 
 void add_spec_options(CLI::App& app, Spec& spec) {
@@ -251,19 +345,49 @@ void parse_command_line(CLI::App& app, int argc, char** argv, const Spec* spec_t
     }
 }
 
+namespace {
+
+// An IPv4 address in dotted decimal, or a host name: dot-separated labels of 1-63 letters, digits
+// and '-', not starting or ending with '-'. All digits and dots is an address or nothing (a
+// resolver would read "1" as 0.0.0.1).
+bool is_host(const std::string& host) {
+    if (host.empty() || host.size() > 253) return false;
+    if (host.find_first_not_of("0123456789.") == std::string::npos) {
+        in_addr address{};
+        return ::inet_pton(AF_INET, host.c_str(), &address) == 1;
+    }
+    std::string_view rest = host;
+    for (bool more = true; more;) {
+        auto dot = rest.find('.');
+        std::string_view label = rest.substr(0, dot);
+        more = dot != std::string_view::npos;
+        if (more) rest.remove_prefix(dot + 1);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
+        for (char c : label)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-'))
+                return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 HostPort parse_host_port(std::string_view text) {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0)
-        throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT", text));
     HostPort hp;
-    hp.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) hp.host = std::string(text.substr(0, colon));
+    if (!is_host(hp.host))
+        throw std::invalid_argument(fmt::format(
+            "'{}' is not HOST:PORT with HOST an IPv4 address or a host name (no scheme, path or "
+            "IPv6)",
+            text));
     std::string_view port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535)
+    std::optional<std::uint64_t> port = parse_whole_number(port_text);
+    if (!port || *port == 0 || *port > 65535)
         throw std::invalid_argument(fmt::format("'{}' has no valid port (1-65535)", text));
-    hp.port = static_cast<std::uint16_t>(port);
+    hp.port = static_cast<std::uint16_t>(*port);
     return hp;
 }
 

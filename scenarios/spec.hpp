@@ -14,7 +14,8 @@
 // <CLI/CLI.hpp> themselves.
 namespace CLI {
 class App;
-}
+class Validator;
+}  // namespace CLI
 
 namespace rosetta {
 
@@ -34,9 +35,30 @@ struct FaultRates {
     bool operator==(const FaultRates&) const = default;
 };
 
-// Parses "reset=0.01,stall=0.02", "none" or "". Throws std::invalid_argument with a one-line
-// reason naming the bad part (unknown class, rate outside [0,1], sum over 1, repeated class).
+// Parses "none" or "NAME=RATE,..." (e.g. "reset=0.01,stall=0.02"; spaces around items, names and
+// rates are ignored), each RATE a decimal number in [0, 1] (parse_decimal). Throws
+// std::invalid_argument with a one-line reason naming the bad part: an empty text or item (a
+// stray comma), an unknown or repeated class, a rate that is not such a number, a sum over 1.
 FaultRates parse_faults(std::string_view text);
+
+// Numbers on a command line are decimal text, nothing else. CLI11 reads them with strtoll(s, 0)
+// and strtold, so on its own "010" would be 8, "0x10" 16, " 10" 10, and "nan" would pass any
+// range check (every comparison with it is false).
+// ASCII digits only, at most 2^64 - 1; nullopt otherwise.
+std::optional<std::uint64_t> parse_whole_number(std::string_view text);
+// DIGITS[.DIGITS][e[+|-]DIGITS] or .DIGITS[e...]: no sign, no hex, no inf or nan; nullopt
+// otherwise, and for a number too large for a double.
+std::optional<double> parse_decimal(std::string_view text);
+// CLI11 checks with CLI::Range's help text ("INT in [LOW - HIGH]") and error ("Value X not in
+// range LOW to HIGH") that accept only such text. whole_range also rewrites the text as the
+// plain decimal CLI11's own conversion reads back as the same number ("010" as "10"): add it
+// with ->transform(), as ->check() would throw the rewrite away.
+CLI::Validator whole_range(std::uint64_t low, std::uint64_t high);
+CLI::Validator decimal_range(double low, double high);
+// The check of an --origin HOST:PORT: parse_host_port's reason is the error.
+CLI::Validator host_port_check();
+// The check of a FILE option (--records, --out): an empty path would silently mean none.
+CLI::Validator file_name_check();
 
 struct Spec {
     Scenario scenario = Scenario::download;
@@ -92,7 +114,9 @@ void validate(const Spec& spec);
 // "<program>: <option>: <reason>" on stderr and exits 2. Never returns on those paths.
 void parse_command_line(CLI::App& app, int argc, char** argv, const Spec* spec_to_validate);
 
-// Parses "HOST:PORT" (port 1-65535). Throws std::invalid_argument.
+// Parses "HOST:PORT": HOST an IPv4 address or a host name (letters, digits, '-' and dots), PORT
+// 1-65535. No scheme, path or IPv6: "[::1]:80" and "http://127.0.0.1:80" would only fail later,
+// when resolved. Throws std::invalid_argument.
 struct HostPort {
     std::string host;
     std::uint16_t port = 0;

@@ -11,6 +11,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "bench/harness/matrix.hpp"
 #include "bench/harness/models.hpp"
@@ -19,6 +22,56 @@
 #include "bench/origin/origin.hpp"
 #include "scenarios/net.hpp"
 #include "scenarios/output.hpp"
+
+namespace {
+
+// A comma-separated list: CLI11's own delimiter drops empty items ("1,,10" would be 1,10), so
+// the text is split here and a stray comma refused, as in --faults. `each` checks an item.
+template <typename T>
+CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector<T>& values,
+                             const std::string& type, CLI::Validator each,
+                             const std::string& help) {
+    auto items_of = [](const std::string& text) {
+        std::vector<std::string> items;
+        for (std::size_t from = 0;;) {
+            std::size_t comma = text.find(',', from);
+            items.push_back(text.substr(from, comma - from));
+            if (comma == std::string::npos) return items;
+            from = comma + 1;
+        }
+    };
+    CLI::Validator list(
+        [items_of, each](std::string& text) {
+            std::string checked;
+            for (std::string item : items_of(text)) {
+                if (item.empty())
+                    return fmt::format("'{}' has an empty item (a comma too many)", text);
+                if (std::string error = each(item); !error.empty()) return error;
+                checked += (checked.empty() ? "" : ",") + item;
+            }
+            text = checked;  // as each check rewrote its item
+            return std::string();
+        },
+        each.get_description());
+    return app
+        .add_option_function<std::string>(
+            name,
+            [&values, items_of](const std::string& text) {
+                values.clear();
+                for (const std::string& item : items_of(text)) {
+                    if constexpr (std::is_same_v<T, int>) {
+                        values.push_back(std::stoi(item));
+                    } else {
+                        values.push_back(item);
+                    }
+                }
+            },
+            help)
+        ->type_name(type + ",...")
+        ->transform(list);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace rosetta;
@@ -33,7 +86,13 @@ int main(int argc, char** argv) {
         "origin", "Run the origin server in the foreground (SIGINT/SIGTERM stop it)");
     add_site_options(*origin, origin_spec);
     origin->add_option("--port", origin_spec.port, "Port on 127.0.0.1 (0: an ephemeral one)")
-        ->check(CLI::Range(0, 65535))
+        ->transform(whole_range(0, 65535))
+        ->capture_default_str();
+    OriginOptions origin_options;
+    origin
+        ->add_option("--header-timeout-ms", origin_options.header_timeout_ms,
+                     "Close a connection whose started request is not complete this long after")
+        ->transform(whole_range(1, 3'600'000))
         ->capture_default_str();
 
     RunOptions run_options;
@@ -47,11 +106,11 @@ int main(int argc, char** argv) {
     add_spec_options(*run, run_options.spec);
     run->add_option("--origin-threads", run_options.origin_threads,
                     "Event loops of the origin the harness starts")
-        ->check(CLI::Range(1, 64))
+        ->transform(whole_range(1, 64))
         ->capture_default_str();
     run->add_option("--deadline-s", run_options.deadline_s,
                     "Stop the model after this long and name the failure")
-        ->check(CLI::Range(0.1, 86400.0))
+        ->check(decimal_range(0.1, 86400.0))
         ->capture_default_str();
 
     // rosetta matrix: a preset's grid, any axis of which the options replace.
@@ -68,48 +127,44 @@ int main(int argc, char** argv) {
                      "quick (a few minutes), c10k (the ladder), peers (Python beside ours) or full")
         ->check(CLI::IsMember({"quick", "c10k", "peers", "full"}))
         ->capture_default_str();
-    matrix
-        ->add_option("--models", grid_models,
-                     "Model ids, comma-separated (default: the preset's, of those built)")
-        ->delimiter(',')
-        ->check(CLI::IsMember(ids));
-    matrix->add_option("--scenarios", grid_scenarios, "download,crawl")
-        ->delimiter(',')
-        ->check(CLI::IsMember({"download", "crawl"}));
-    matrix->add_option("--concurrency", grid_concurrency, "Concurrency levels, e.g. 1,10,100")
-        ->delimiter(',')
-        ->check(CLI::Range(1, 1'000'000));
-    matrix->add_option("--latency-ms", grid_latency, "Origin think times (ms), e.g. 0,50")
-        ->delimiter(',')
-        ->check(CLI::Range(0, 3'600'000));
-    matrix->add_option("--threads", grid_threads, "Event loops for the models that use them")
-        ->delimiter(',')
-        ->check(CLI::Range(1, 256));
+    add_list_option(*matrix, "--models", grid_models, "TEXT", CLI::IsMember(ids),
+                    "Model ids, comma-separated (default: the preset's, of those built)");
+    add_list_option(*matrix, "--scenarios", grid_scenarios, "TEXT",
+                    CLI::IsMember({"download", "crawl"}), "download,crawl");
+    add_list_option(*matrix, "--concurrency", grid_concurrency, "INT", whole_range(1, 1'000'000),
+                    "Concurrency levels, e.g. 1,10,100");
+    add_list_option(*matrix, "--latency-ms", grid_latency, "INT", whole_range(0, 3'600'000),
+                    "Origin think times (ms), e.g. 0,50");
+    add_list_option(*matrix, "--threads", grid_threads, "INT", whole_range(1, 256),
+                    "Event loops for the models that use them");
     matrix->add_option("--repeat", grid_repeat, "Runs of each cell; the median is kept")
-        ->check(CLI::Range(1, 100));
+        ->transform(whole_range(1, 100));
     matrix->add_option("--pages", grid_pages, "Pages of each run (at least, with --pages-per-task)")
-        ->check(CLI::Range(1, 10'000'000));
+        ->transform(whole_range(1, 10'000'000));
     matrix
         ->add_option("--pages-per-task", grid_pages_per_task,
                      "Pages a run fetches per unit of concurrency (0: --pages alone)")
-        ->check(CLI::Range(0, 100'000));
+        ->transform(whole_range(0, 100'000));
     add_faults_option(*matrix, grid_base.faults);
     matrix->add_option("--timeout-ms", grid_base.timeout_ms, "Per attempt (ms)")
-        ->check(CLI::Range(1, 3'600'000))
+        ->transform(whole_range(1, 3'600'000))
         ->capture_default_str();
-    matrix->add_option("--origin", grid_base.origin,
-                       "HOST:PORT of a running HTTP/1.1 server (default: start one a run)");
+    matrix
+        ->add_option("--origin", grid_base.origin,
+                     "HOST:PORT of a running HTTP/1.1 server (default: start one a run)")
+        ->check(host_port_check());
     double matrix_deadline_s = 600;
     matrix
         ->add_option("--deadline-s", matrix_deadline_s,
                      "Stop a run after this long and name the failure")
-        ->check(CLI::Range(0.1, 86400.0))
+        ->check(decimal_range(0.1, 86400.0))
         ->capture_default_str();
     matrix
         ->add_option("--out", matrix_options.out,
                      "Results file, appended to and read first to resume (default: "
                      "results/<date>.jsonl)")
-        ->type_name("FILE");
+        ->type_name("FILE")
+        ->check(file_name_check());
     matrix->add_flag("--dry-run", matrix_options.dry_run, "List the cells to run and stop");
     matrix->add_flag("--quiet", matrix_options.quiet,
                      "No line per cell (they are in --out): the progress and the summary");
@@ -132,13 +187,31 @@ int main(int argc, char** argv) {
                 "--memory-guard", run_options.memory_guard,
                 "Stop a run whose memory (RSS + kernel) passes this fraction of "
                 "MemAvailable at its start (a tree of processes: if MemAvailable fell by as much)")
-            ->check(CLI::Range(0.00001, 0.95))
+            ->check(decimal_range(0.00001, 0.95))
             ->capture_default_str();
 
     CLI::App* models = app.add_subcommand("models", "List the model ids");
     bool built_only = false;
     models->add_flag("--built", built_only,
                      "Only the ids of the models built, one a line (for scripts)");
+
+    // CLI11 takes an unknown first word (or an option before the command) for a stray argument
+    // and answers only that "a subcommand" is required: name the word, and the commands.
+    if (argc < 2) {
+        std::cerr << "rosetta: a command is required: origin, run, matrix or models (see --help)\n";
+        return 2;
+    }
+    if (const std::string first = argv[1]; first != "-h" && first != "--help") {
+        bool known = false;
+        for (const CLI::App* command : {origin, run, matrix, models})
+            known = known || command->get_name() == first;
+        if (!known) {
+            std::cerr << fmt::format(
+                "rosetta: unknown command '{}': origin, run, matrix or models (see --help)\n",
+                argv[1]);
+            return 2;
+        }
+    }
 
     // Spec validation applies to whichever subcommand carries a spec; parse first, then check,
     // and the files a run writes are checked before anything starts.
@@ -223,7 +296,6 @@ int main(int argc, char** argv) {
                  {"--models", "--scenarios", "--concurrency", "--latency-ms", "--threads",
                   "--pages", "--pages-per-task", "--faults", "--timeout-ms", "--origin", "--pin"})
                 if (matrix->count(option)) grid.preset = preset + ", changed";
-            if (!grid.base.origin.empty()) parse_host_port(grid.base.origin);
             for (const std::string& model : grid.models)
                 if (::access(model_executable(model).c_str(), X_OK) != 0)
                     throw std::invalid_argument(
@@ -234,9 +306,17 @@ int main(int argc, char** argv) {
                 matrix_options.out = fmt::format(
                     "results/{}-{:02}-{:02}.jsonl", static_cast<int>(today.year()),
                     static_cast<unsigned>(today.month()), static_cast<unsigned>(today.day()));
-                std::filesystem::create_directories("results");
             }
             cells_of(grid);  // a bad grid is an error before anything runs or is written
+            if (!matrix->count("--out")) std::filesystem::create_directories("results");
+            // The results file is read back first, to resume: a device or a pipe would give back
+            // something else, or never end (/dev/full reads as endless zeros).
+            std::error_code ec;
+            if (std::filesystem::exists(matrix_options.out, ec) &&
+                !std::filesystem::is_regular_file(matrix_options.out, ec))
+                throw std::invalid_argument(fmt::format(
+                    "--out {}: not a regular file (rosetta matrix reads it back to resume)",
+                    matrix_options.out));
             if (auto why = check_appendable("--out", matrix_options.out))
                 throw std::invalid_argument(*why);
             std::signal(SIGPIPE, SIG_IGN);
@@ -252,7 +332,7 @@ int main(int argc, char** argv) {
     }
     if (*origin) {
         try {
-            return run_origin_command(origin_spec);
+            return run_origin_command(origin_spec, origin_options);
         } catch (const std::exception& e) {
             std::cerr << "rosetta origin: " << e.what() << "\n";
             return 1;

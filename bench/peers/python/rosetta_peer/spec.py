@@ -6,7 +6,11 @@ same one-line errors (CLI11's words, which the C++ executables print): a user mi
 argparse is not used because its errors are worded otherwise and span two lines.
 """
 
+import errno
+import math
 import os
+import re
+import socket
 import sys
 
 from .url import normalize_path
@@ -65,14 +69,42 @@ def _shortest(rate):
     return text[:-2] if text.endswith(".0") else text
 
 
+# A number on the command line: decimal text only, as scenarios/spec.cpp's parse_decimal and
+# parse_whole_number (no sign, hex, "_", spaces, inf or nan).
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_WHOLE = re.compile(r"[0-9]+")
+UINT64_MAX = (1 << 64) - 1
+
+
+def parse_decimal(text):
+    """The number of a DIGITS[.DIGITS][e[+|-]DIGITS] text, or None (also past the largest double)."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return None if math.isinf(value) else value
+
+
+def parse_whole_number(text):
+    """The number of an ASCII-digits text up to 2^64 - 1, or None."""
+    if not _WHOLE.fullmatch(text) or int(text) > UINT64_MAX:
+        return None
+    return int(text)
+
+
 def parse_faults(text):
-    """"reset=0.01,stall=0.02", "none" or "" -> {class: rate}. ValueError naming the bad part."""
+    """"none" or "reset=0.01,stall=0.02" -> {class: rate}. ValueError naming the bad part."""
     rates = {}
     text = text.strip(" \t")
-    if text in ("", "none"):
+    if text == "":
+        raise ValueError("empty (write none for no faults)")
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text):
+        raise ValueError("holds a control character (a newline, a carriage return...)")
+    if text == "none":
         return rates
     for item in text.split(","):
         item = item.strip(" \t")
+        if not item:
+            raise ValueError("'%s' has an empty item (a comma too many)" % text)
         if "=" not in item:
             raise ValueError("'%s' is not NAME=RATE" % item)
         name, rate_text = (part.strip(" \t") for part in item.split("=", 1))
@@ -80,14 +112,9 @@ def parse_faults(text):
             raise ValueError("unknown fault class '%s' (known: %s)" % (name, ", ".join(FAULT_CLASSES)))
         if name in rates:
             raise ValueError("fault class '%s' given twice" % name)
-        try:
-            if not rate_text or "_" in rate_text:
-                raise ValueError
-            rate = float(rate_text)
-        except ValueError:
-            rate = float("nan")
-        if not (0 <= rate <= 1):
-            raise ValueError("rate of '%s' must be a number in [0, 1], got '%s'" % (name, rate_text))
+        rate = parse_decimal(rate_text)
+        if rate is None or rate > 1:
+            raise ValueError("rate of '%s' must be a decimal number in [0, 1], got '%s'" % (name, rate_text))
         rates[name] = rate
     total = sum(rates.values())
     if total > 1 + 1e-9:
@@ -101,22 +128,34 @@ def faults_text(rates):
     return ",".join(parts) if parts else "none"
 
 
+def _is_host(host):
+    """An IPv4 address in dotted decimal or a host name, as scenarios/spec.cpp's is_host."""
+    if not host or len(host) > 253:
+        return False
+    if all(c in "0123456789." for c in host):
+        try:
+            socket.inet_pton(socket.AF_INET, host)
+        except OSError:
+            return False
+        return True
+    for label in host.split("."):
+        if not 0 < len(label) <= 63 or label[0] == "-" or label[-1] == "-":
+            return False
+        if not all(c.isascii() and (c.isalnum() or c == "-") for c in label):
+            return False
+    return True
+
+
 def parse_host_port(text):
     colon = text.rfind(":")
-    if colon <= 0:
-        raise ValueError("'%s' is not HOST:PORT" % text)
-    port_text = text[colon + 1:]
-    if not port_text.isdigit() or not port_text.isascii() or not 0 < int(port_text) <= 65535:
+    host = text[:colon] if colon >= 0 else ""
+    if not _is_host(host):
+        raise ValueError("'%s' is not HOST:PORT with HOST an IPv4 address or a host name "
+                         "(no scheme, path or IPv6)" % text)
+    port = parse_whole_number(text[colon + 1:])
+    if port is None or not 0 < port <= 65535:
         raise ValueError("'%s' has no valid port (1-65535)" % text)
-    return text[:colon], int(port_text)
-
-
-def _integer(text):
-    text = text.strip()
-    try:
-        return int(text, 10)
-    except ValueError:
-        return int(text, 0)  # CLI11 reads 0x10 too
+    return host, port
 
 
 # name -> (attribute, type name in errors and help, (low, high) or choices or None, default
@@ -135,7 +174,7 @@ _OPTIONS = {
     "--keepalive": ("keepalive", "on|off:{on,off}", ("on", "off"), "=on",
                     "Reuse connections where the model can"),
     "--origin": ("origin", "TEXT:HOST:PORT", None, "",
-                 "HOST:PORT of a running HTTP/1.1 server (default: start one)"),
+                 "HOST:PORT of a running HTTP/1.1 server (required)"),
     "--start": ("start", "TEXT:PATH", None, "=/", "Where the crawl starts (a path on the origin)"),
     "--json": ("json", "", None, "", "Print the result as one JSON object"),
     "--records": ("records", "FILE", None, "", "Write per-attempt records to FILE (JSON lines)"),
@@ -148,8 +187,9 @@ _OPTIONS = {
     "--latency-ms": ("latency_ms", "INT:INT in [0 - 3600000]", (0, 3600000), "=0",
                      "Origin think time per response (ms)"),
     "--faults": ("faults", "SPEC:SPEC", None, "=none",
-                 "Fault mix, e.g. reset=0.01,stall=0.01,status=0.02,notfound=0.01,truncate=0.01,"
-                 "malformed=0.01,slow=0.01"),
+                 "Fault mix: none, or NAME=RATE,... with NAME one of reset, stall, status, notfound, "
+                 "truncate, malformed, slow and RATE a decimal in [0, 1], the rates adding up to at "
+                 "most 1 (empty is refused); e.g. reset=0.01,stall=0.01,status=0.02"),
     "--threads": ("threads", "INT:INT in [1 - 256]", (1, 256), "=1",
                   "Event loops / schedulers (event-driven models, origin)"),
     "--seed": ("seed", "UINT", None, "=1", "Seed of the site and the faults"),
@@ -191,10 +231,7 @@ def _set(spec, name, value):
             raise UsageError("Could not convert: --json = %s" % value)
         return
     if isinstance(limits, tuple) and isinstance(limits[0], int):
-        try:
-            number = _integer(value)
-        except ValueError:
-            number = None
+        number = parse_whole_number(value)
         if number is None or not limits[0] <= number <= limits[1]:
             raise UsageError("%s: Value %s not in range %d to %d" % (name, value, *limits))
         setattr(spec, attribute, number)
@@ -203,12 +240,10 @@ def _set(spec, name, value):
             raise UsageError("%s: %s not in {%s}" % (name, value, ",".join(limits)))
         setattr(spec, attribute, value == "on" if name == "--keepalive" else value)
     elif name == "--seed":
-        try:
-            number = _integer(value)
-        except ValueError:
-            raise UsageError("Could not convert: --seed = %s" % value) from None
-        # strtoull: a minus sign negates modulo 2^64, too large a number saturates.
-        spec.seed = number % (1 << 64) if number < 0 else min(number, (1 << 64) - 1)
+        number = parse_whole_number(value)
+        if number is None:
+            raise UsageError("--seed: Value %s not in range 0 to %d" % (value, UINT64_MAX))
+        spec.seed = number
     elif name == "--faults":
         try:
             spec.fault_rates = parse_faults(value)
@@ -227,6 +262,8 @@ def _set(spec, name, value):
             raise UsageError("--start: '%s' is not a path starting with one /" % value)
         spec.start = path
     else:
+        if value == "":  # --records, --out: an empty path would silently mean none
+            raise UsageError("%s: empty (leave the option out for none)" % name)
         setattr(spec, attribute, value)
 
 
@@ -265,11 +302,33 @@ def parse_args(args):
     if not spec.origin:
         raise UsageError("--origin: required (rosetta run starts an origin for you)", see_help=False)
     if spec.out:
-        try:
-            os.close(os.open(spec.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
-        except OSError as e:
-            raise UsageError("--out %s: %s" % (spec.out, e.strerror), see_help=False) from None
+        why = check_appendable(spec.out)
+        if why:
+            raise UsageError("--out %s: %s" % (spec.out, why), see_help=False)
     return spec
+
+
+def check_appendable(path):
+    """None when path can be appended to, else the reason; leaves no file behind (as
+    scenarios/output.cpp's check_appendable): a missing one is created and removed again."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))
+        return None
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            return e.strerror
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        os.unlink(path)
+        return None
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            return e.strerror
+    try:  # a dangling symbolic link (or a file made meanwhile): create through it, as a write would
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        return None
+    except OSError as e:
+        return e.strerror
 
 
 def usage_exit(program, error):

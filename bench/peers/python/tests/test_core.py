@@ -28,7 +28,8 @@ import unittest
 HERE = pathlib.Path(__file__).resolve().parent
 PEERS_DIR = HERE.parent
 ROOT = PEERS_DIR.parents[2]
-BIN = ROOT / "build" / "bin"
+# The build under test: CTest names its own (ROSETTA_BIN_DIR), by hand it is build/bin.
+BIN = pathlib.Path(os.environ.get("ROSETTA_BIN_DIR") or ROOT / "build" / "bin")
 sys.path.insert(0, str(PEERS_DIR))
 
 from rosetta_peer import Frontier  # noqa: E402
@@ -330,6 +331,22 @@ class Options(unittest.TestCase):
         ["--scenario", "download", "--keepalive", "maybe"], ["--scenario", "download", "--seed", "abc"],
         ["--scenario", "download", "--concurrency"], ["--scenario", "download", "--retries", "1", "--retries", "2"],
         ["--scenario", "download"],
+        # Numbers are decimal text, in range; --faults and --origin are strict; a FILE is not empty.
+        ["--scenario", "download", "--concurrency", "0x10"], ["--scenario", "download", "--concurrency", " 10"],
+        ["--scenario", "download", "--concurrency", "1_000"], ["--scenario", "download", "--seed", "-1"],
+        ["--scenario", "download", "--seed", "18446744073709551616"],
+        ["--scenario", "download", "--faults", ""], ["--scenario", "download", "--faults", "reset=0.1,"],
+        ["--scenario", "download", "--faults", "reset=0.1,,stall=0.1"],
+        ["--scenario", "download", "--faults", "reset=0x1"], ["--scenario", "download", "--faults", "reset=1_0"],
+        ["--scenario", "download", "--faults", "reset=inf"],
+        ["--scenario", "download", "--faults", "reset=0.1\nstall=0.1"],
+        ["--scenario", "download", "--origin", "[::1]:80"],
+        ["--scenario", "download", "--origin", "http://127.0.0.1:80"],
+        ["--scenario", "download", "--origin", "01.2.3.4:80"], ["--scenario", "download", "--origin", "127.0.0.1:0x50"],
+        ["--scenario", "download", "--origin", "127.0.0.1:1", "--records", ""],
+        ["--scenario", "download", "--origin", "127.0.0.1:1", "--out", ""],
+        ["--scenario", "download", "--origin", "127.0.0.1:1", "--records="],
+        ["--scenario", "download", "--origin", "127.0.0.1:1", "--out", "/nonexistent-dir/o.jsonl"],
     ]
 
     def test_a_bad_option_gives_the_cpp_one_line_error_and_exit_2(self):
@@ -342,10 +359,25 @@ class Options(unittest.TestCase):
                 self.assertEqual(ours.stderr.replace("rosetta-py-threads", "rosetta-blocking"), cpp.stderr)
                 self.assertEqual(ours.stdout, "")
 
+    def test_a_refused_command_line_leaves_no_file_behind(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = os.path.join(scratch, "o.jsonl")
+            for bad in (["--records", os.path.join(scratch, "missing", "r.jsonl")], ["--concurrency", "0"]):
+                with self.subTest(bad=bad):
+                    ran = subprocess.run([*PEER, "py-threads", "--scenario", "download", "--origin", "127.0.0.1:1",
+                                          "--out", out, *bad], capture_output=True, text=True)
+                    self.assertEqual(ran.returncode, 2, ran.stderr)
+                    self.assertEqual(os.listdir(scratch), [])
+
     def test_help_exits_0_and_an_unknown_peer_exits_2(self):
         shown = subprocess.run([*PEER, "py-threads", "--help"], capture_output=True, text=True)
         self.assertEqual(shown.returncode, 0)
         self.assertIn("--concurrency INT:INT in [1 - 1000000]=100", shown.stdout)
+        cpp = subprocess.run([str(BIN / "rosetta-blocking"), "--help"], capture_output=True, text=True)
+        for option in ("--origin", "--faults", "--seed"):
+            with self.subTest(option=option):
+                line = next(line for line in cpp.stdout.splitlines() if line.startswith("  " + option))
+                self.assertIn(line, shown.stdout.splitlines())
         unknown = subprocess.run([*PEER, "py-nothing", "--scenario", "download"], capture_output=True, text=True)
         self.assertEqual(unknown.returncode, 2)
         self.assertEqual(len(unknown.stderr.splitlines()), 1)
