@@ -146,6 +146,14 @@ Verdict verify(const VerifyInput& in, std::size_t max_reported) {
                 bad.add("the origin served {} {} times, but the records show {} attempts", path,
                         count, tried);
         }
+        std::uint64_t tried_elsewhere = 0;
+        for (const auto& [path, list] : attempts)
+            if (!in.site.page_of(path)) tried_elsewhere += list.size();
+        if (in.origin_other_paths > tried_elsewhere)
+            bad.add(
+                "the origin served {} requests for paths outside the site, but the records show "
+                "{} attempts",
+                in.origin_other_paths, tried_elsewhere);
     }
     return std::move(bad).verdict();
 }

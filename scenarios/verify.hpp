@@ -21,8 +21,12 @@ struct VerifyInput {
     std::optional<int> max_pages;
     std::string start = "/";
     const std::vector<Record>& records;
-    // path -> requests the origin received for it (from /__stats); null: not checked.
+    // Site path ("/", a page) -> requests the origin received for it (from /__stats); null:
+    // not checked.
     const std::map<std::string, std::uint64_t>* origin_counts = nullptr;
+    // Requests the origin received for paths outside the site, which it counts in one bucket
+    // (other_paths); checked with origin_counts.
+    std::uint64_t origin_other_paths = 0;
 };
 
 struct Verdict {

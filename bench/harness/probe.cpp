@@ -96,6 +96,7 @@ OriginStats read_origin_stats(const std::string& authority, int timeout_ms) {
         stats.connections = j.at("connections_accepted").get<std::int64_t>() - 1;  // our own
         for (auto& [path, count] : j.at("paths").items())
             stats.paths[path] = count.get<std::uint64_t>();
+        stats.other_paths = j.at("other_paths").get<std::uint64_t>();
     } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format("origin /__stats unreadable: {}", e.what()));
     }

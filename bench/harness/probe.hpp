@@ -22,7 +22,8 @@ struct OriginStats {
     std::int64_t peak_inflight = 0;
     // Connections accepted from the client, the probe that asked for these stats not counted.
     std::int64_t connections = 0;
-    std::map<std::string, std::uint64_t> paths;  // requests per path
+    std::map<std::string, std::uint64_t> paths;  // requests per site path ("/", the pages)
+    std::uint64_t other_paths = 0;               // requests to any other path, all together
 };
 // Reads /__stats (one connection, counted by the origin and taken off again here). Throws
 // std::runtime_error naming what went wrong.

@@ -401,8 +401,8 @@ nlohmann::json run_model(const RunOptions& o) {
     // it never reached.
     if (!result["completed"].get<bool>()) return result;
     Site site(SiteParams::from(s, authority));
-    Verdict verdict =
-        verify({site, s.scenario, s.retries, s.max_pages, s.start, records, &stats.paths});
+    Verdict verdict = verify({site, s.scenario, s.retries, s.max_pages, s.start, records,
+                              &stats.paths, stats.other_paths});
     result["verified"] = verdict.verified;
     if (!verdict.verified) {
         result["mismatches"] = verdict.mismatches;

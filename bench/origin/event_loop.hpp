@@ -1,5 +1,5 @@
 // One event loop of the origin: an epoll set with its own listener, the connections it
-// accepted, and two timer queues. It reads requests and sends replies; what a reply says is
+// accepted, and three timer queues. It reads requests and sends replies; what a reply says is
 // reply.hpp's to decide. OriginServer runs one loop per thread.
 #pragma once
 
@@ -21,10 +21,10 @@ namespace rosetta::origin {
 
 struct Connection;
 
-// Connections waiting for a deadline. Every connection in one queue waits the same delay
-// (the latency, or the drip interval) from a monotonic clock, so arrival order is deadline
-// order and a FIFO does what a min-heap would: O(1) push and pop, and O(1) removal of a
-// connection that closes while it waits, which a heap cannot do without an index.
+// Connections waiting for a deadline. Every connection in one queue waits the same delay (the
+// latency, the drip interval, or the header timeout) from a monotonic clock, so arrival order
+// is deadline order and a FIFO does what a min-heap would: O(1) push and pop, and O(1)
+// removal of a connection that closes while it waits, which a heap cannot do without an index.
 class TimerQueue {
 public:
     void push(Connection& connection, Clock::time_point deadline);
@@ -58,7 +58,9 @@ struct Connection {
     std::size_t sent = 0, piece_end = 0;
     int piece = 1;
 
-    // Membership of one TimerQueue.
+    // Membership of one TimerQueue: at most one at a time, as a connection waits for one
+    // thing at a time (its latency when delayed, its next piece when dripping, the rest of a
+    // started request when reading).
     TimerQueue* queue = nullptr;
     Connection* prev = nullptr;
     Connection* next = nullptr;
@@ -87,6 +89,7 @@ private:
     void flush(Connection& c);
     void complete(Connection& c);
     void progress(Connection& c);
+    void watch_request_start(Connection& c);
     void fire_timers();
     int next_timeout_ms();
     void update_interest(Connection& c);
@@ -99,7 +102,7 @@ private:
     std::vector<std::unique_ptr<Connection>> connections_;
     // Closed during this batch of events: later events of the batch may still name them.
     std::vector<std::unique_ptr<Connection>> graveyard_;
-    TimerQueue latency_timers_, drip_timers_;
+    TimerQueue latency_timers_, drip_timers_, header_timers_;
     std::optional<Clock::time_point> listener_paused_until_;
     Clock::time_point now_;
     bool running_ = false;

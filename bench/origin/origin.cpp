@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -75,7 +76,7 @@ std::uint16_t bound_port(const Fd& fd) {
 
 }  // namespace
 
-OriginServer::OriginServer(const Spec& spec) {
+OriginServer::OriginServer(const Spec& spec, const OriginOptions& options) {
     // 19,000 connections need the hard limit (20,000 here), not the usual soft 1,024. Failing
     // to raise it is not fatal: the server then holds fewer connections, and accept says so.
     raise_fd_limit();
@@ -88,7 +89,8 @@ OriginServer::OriginServer(const Spec& spec) {
     port_ = bound_port(listeners.front());
     for (int i = 1; i < spec.threads; ++i) listeners.push_back(listen_on(port_));
     // The pages name the authority in their absolute links, so they exist only once bound.
-    state_ = std::make_unique<origin::OriginState>(spec, authority());
+    state_ = std::make_unique<origin::OriginState>(
+        spec, authority(), std::chrono::milliseconds(options.header_timeout_ms));
     for (Fd& listener : listeners)
         loops_.push_back(std::make_unique<origin::EventLoop>(*state_, std::move(listener)));
 }
@@ -125,7 +127,7 @@ void OriginServer::stop() {
 
 nlohmann::json OriginServer::stats() const { return state_->stats(); }
 
-int run_origin_command(const Spec& spec) {
+int run_origin_command(const Spec& spec, const OriginOptions& options) {
     // Blocked before any thread exists, so every loop inherits the mask and SIGINT/SIGTERM
     // stay pending until sigwait below takes them: no handler, no async-signal-safety rules.
     sigset_t signals;
@@ -134,7 +136,7 @@ int run_origin_command(const Spec& spec) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     try {
-        OriginServer server(spec);
+        OriginServer server(spec, options);
         server.start();
         std::cout << "listening on " << server.authority() << std::endl;
         int signal = 0;

@@ -32,12 +32,22 @@ struct OriginState;
 class EventLoop;
 }  // namespace origin
 
+// How the origin treats its clients, as opposed to the site it serves (the Spec): options
+// of `rosetta origin` only, which no model needs to know.
+struct OriginOptions {
+    // A request whose first byte has arrived must be complete (head, and any body it
+    // announces) this long after, or its connection is closed and counted in header_timeouts:
+    // a slowloris client cannot hold a connection by dripping bytes. A kept-alive connection
+    // that has not started its next request is never timed out.
+    int header_timeout_ms = 10'000;
+};
+
 class OriginServer {
 public:
     // Uses the site options of spec and spec.port (0: an ephemeral port). Binds 127.0.0.1 and
     // listens here, so port() is known and connections queue before start(). Raises the
     // soft RLIMIT_NOFILE to the hard limit. Throws std::system_error naming what failed.
-    explicit OriginServer(const Spec& spec);
+    explicit OriginServer(const Spec& spec, const OriginOptions& options = {});
     ~OriginServer();  // stop()
 
     OriginServer(const OriginServer&) = delete;
@@ -52,9 +62,11 @@ public:
     // from a loop thread.
     void stop();
     // The JSON GET /__stats returns: requests (received for the simulated web, stalled ones
-    // included, so it is the sum of paths), paths, connections_accepted (since the server
-    // started, all loops summed, the probe's own connection included), peak_connections,
-    // peak_inflight, connections, inflight, bad_requests (answered 400, in no path), threads.
+    // included, so it is the sum of paths and other_paths), paths (per site path: "/" and
+    // the pages), other_paths (requests to any other path, one bucket), connections_accepted
+    // (since the server started, all loops summed, the probe's own connection included),
+    // peak_connections, peak_inflight, connections, inflight, bad_requests (answered 400, in
+    // no path), header_timeouts (connections closed for an unfinished request), threads.
     nlohmann::json stats() const;
 
 private:
@@ -69,6 +81,6 @@ private:
 // `rosetta origin`: starts a server, prints "listening on 127.0.0.1:PORT" as the first line
 // of stdout, waits for SIGINT or SIGTERM, stops cleanly. Returns the exit code: 0, or 1 when
 // the server could not start (the reason on stderr).
-int run_origin_command(const Spec& spec);
+int run_origin_command(const Spec& spec, const OriginOptions& options = {});
 
 }  // namespace rosetta

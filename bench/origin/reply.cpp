@@ -12,12 +12,13 @@ namespace {
 
 constexpr std::string_view malformed_head = "HTTX/1.1 2x0 ???\r\nContent-Lenth: what\r\n\r\n";
 
+// extra: more header lines, each ending in CRLF.
 std::string make_head(int status, std::string_view reason, std::string_view type,
-                      std::size_t length, bool keep_alive) {
+                      std::size_t length, bool keep_alive, std::string_view extra = {}) {
     return fmt::format(
         "HTTP/1.1 {} {}\r\nServer: rosetta-origin\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-        "Connection: {}\r\n\r\n",
-        status, reason, type, length, keep_alive ? "keep-alive" : "close");
+        "Connection: {}\r\n{}\r\n",
+        status, reason, type, length, keep_alive ? "keep-alive" : "close", extra);
 }
 
 }  // namespace
@@ -45,8 +46,9 @@ void Reply::decide(const OriginState& state, const Ask& ask) {
     body_ = {};
     pieces_ = 1;
     after_ = ask.keep_alive ? After::keep_alive : After::close;
-    auto small = [&](int status, std::string_view reason, std::string_view text) {
-        owned_head_ = make_head(status, reason, "text/plain", text.size(), ask.keep_alive);
+    auto small = [&](int status, std::string_view reason, std::string_view text,
+                     std::string_view extra = {}) {
+        owned_head_ = make_head(status, reason, "text/plain", text.size(), ask.keep_alive, extra);
         head_ = owned_head_;
         body_ = text;
     };
@@ -59,7 +61,10 @@ void Reply::decide(const OriginState& state, const Ask& ask) {
             body_ = owned_body_;
             break;
         case Ask::Kind::bad_request: small(400, "Bad Request", "bad request\n"); break;
-        case Ask::Kind::not_allowed: small(405, "Method Not Allowed", "only GET and HEAD\n"); break;
+        case Ask::Kind::not_allowed:
+            // RFC 9110 15.5.6: a 405 names the methods the target supports.
+            small(405, "Method Not Allowed", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+            break;
         case Ask::Kind::page:
             if (ask.fault == Fault::malformed) {
                 head_ = malformed_head;

@@ -67,7 +67,14 @@ ParseResult parse_request(std::string_view input, Request& request) {
                                                             : ParseResult::incomplete;
     };
 
-    if (!next_line()) return incomplete_or_too_long();
+    if (!next_line()) {
+        // A request line still arriving is refused as soon as its method cannot be a token:
+        // binary junk or a TLS handshake gets its 400 now, not at the header timeout.
+        std::string_view partial = input.substr(head_start, max_request_head);
+        for (char c : partial.substr(0, partial.find(' ')))
+            if (!is_tchar(c)) return ParseResult::bad;
+        return incomplete_or_too_long();
+    }
     std::size_t sp1 = line.find(' ');
     std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos) return ParseResult::bad;

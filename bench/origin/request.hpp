@@ -29,7 +29,8 @@ inline constexpr std::size_t max_request_body = 1 << 20;
 
 // Reads one request from the front of input. bad: not HTTP/1.0 or 1.1 as RFC 9112 writes it
 // (bad tokens, obsolete line folding, conflicting lengths, a Transfer-Encoding body, too
-// long). Bare LF line ends and empty lines before the request line are tolerated.
+// long), or a request line begun with a byte no method has, before the line is complete.
+// Bare LF line ends and empty lines before the request line are tolerated.
 ParseResult parse_request(std::string_view input, Request& request);
 
 }  // namespace rosetta::origin

@@ -6,9 +6,10 @@
 
 namespace rosetta::origin {
 
-OriginState::OriginState(const Spec& spec, std::string authority)
+OriginState::OriginState(const Spec& spec, std::string authority, Clock::duration header_timeout)
     : site(SiteParams::from(spec, std::move(authority))),
       latency(std::chrono::milliseconds(spec.latency_ms)),
+      header_timeout(header_timeout),
       threads(spec.threads),
       counts(site) {
     // 256 MiB holds the default site 16,000 times over; past it generating a 16 KiB page per
@@ -33,12 +34,14 @@ std::optional<std::string_view> OriginState::cached_body(int page) const {
 nlohmann::json OriginState::stats() const {
     return {{"requests", counts.total()},
             {"paths", counts.paths()},
+            {"other_paths", counts.other_paths()},
             {"connections_accepted", connections_accepted.load(std::memory_order_relaxed)},
             {"peak_connections", connections.peak()},
             {"peak_inflight", inflight.peak()},
             {"connections", connections.level()},
             {"inflight", inflight.level()},
             {"bad_requests", bad_requests.load(std::memory_order_relaxed)},
+            {"header_timeouts", header_timeouts.load(std::memory_order_relaxed)},
             {"threads", threads}};
 }
 

@@ -19,10 +19,12 @@ namespace rosetta::origin {
 using Clock = std::chrono::steady_clock;
 
 struct OriginState {
-    OriginState(const Spec& spec, std::string authority);
+    OriginState(const Spec& spec, std::string authority, Clock::duration header_timeout);
 
     Site site;
     Clock::duration latency;
+    // How long a request may take to arrive once its first byte has (OriginOptions).
+    Clock::duration header_timeout;
     int threads;
     // Every page back to back when pages * page_bytes fits the cache budget, else empty and
     // pages are generated per request.
@@ -36,6 +38,8 @@ struct OriginState {
     // at most one per concurrent request, without it one per request.
     std::atomic<std::uint64_t> connections_accepted{0};
     std::atomic<std::uint64_t> bad_requests{0};
+    // Connections closed because a request they started was not complete in header_timeout.
+    std::atomic<std::uint64_t> header_timeouts{0};
 
     std::optional<std::string_view> cached_body(int page) const;
     nlohmann::json stats() const;

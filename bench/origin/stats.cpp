@@ -1,6 +1,7 @@
 #include "bench/origin/stats.hpp"
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "scenarios/site.hpp"
 
@@ -17,8 +18,7 @@ std::uint32_t RequestCounts::count(std::string_view path, std::optional<int> pag
         return page_counts_[static_cast<std::size_t>(*page)].fetch_add(1,
                                                                        std::memory_order_relaxed) +
                1;
-    std::lock_guard lock(others_mutex_);
-    return ++others_[std::string(path)];
+    return static_cast<std::uint32_t>(others_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 nlohmann::json RequestCounts::paths() const {
@@ -28,8 +28,6 @@ nlohmann::json RequestCounts::paths() const {
     for (std::size_t id = 0; id < pages_; ++id)
         if (std::uint32_t n = page_counts_[id].load(std::memory_order_relaxed))
             paths["/p/" + std::to_string(id)] = n;
-    std::lock_guard lock(others_mutex_);
-    for (const auto& [path, n] : others_) paths[path] = n;
     return paths;
 }
 

@@ -53,7 +53,7 @@ struct Response {
     End end = End::timeout;
     int status = 0;
     std::string body;  // as much as arrived
-    std::string content_type, connection;
+    std::string content_type, connection, allow;
     std::size_t content_length = 0;
     std::string raw;  // every byte read for this response
 };
@@ -72,6 +72,8 @@ public:
 
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
+    // Half-close: the server reads EOF, and this side can still read.
+    void shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
 
     void send(std::string_view bytes) {
         while (!bytes.empty()) {
@@ -79,6 +81,12 @@ public:
             if (n < 0) throw std::system_error(errno, std::system_category(), "send");
             bytes.remove_prefix(static_cast<std::size_t>(n));
         }
+    }
+
+    // One non-blocking send, all of bytes or part: false once the server has closed (or the
+    // socket is full), where send() would throw.
+    bool try_send(std::string_view bytes) {
+        return ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
     }
 
     // Reads one response, or whatever arrives of it before the connection ends or the
@@ -125,6 +133,7 @@ public:
             response.body = message.body();
             response.content_type = std::string(message[http::field::content_type]);
             response.connection = std::string(message[http::field::connection]);
+            response.allow = std::string(message[http::field::allow]);
             if (auto length = parser.content_length())
                 response.content_length = static_cast<std::size_t>(*length);
         }

@@ -1,6 +1,5 @@
 #include "bench/origin/origin.hpp"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "loopback_port.hpp"
 #include "origin/client.hpp"
+#include "origin/running.hpp"
 #include "scenarios/checksum.hpp"
 #include "scenarios/site.hpp"
 
@@ -21,56 +21,10 @@ using test::Client;
 using test::End;
 using test::Response;
 
-Spec small_site(std::string_view faults = "none", int latency_ms = 0, int threads = 1) {
-    Spec spec;
-    spec.pages = 50;
-    spec.faults = parse_faults(faults);
-    spec.latency_ms = latency_ms;
-    spec.threads = threads;
-    return spec;
-}
-
-// A started origin and the truth it serves.
-struct Running {
-    explicit Running(const Spec& spec)
-        : server(spec), site(SiteParams::from(spec, server.authority())) {
-        server.start();
-    }
-    Client client() { return Client(server.port()); }
-    nlohmann::json stats() {
-        Client probe(server.port());
-        Response r = probe.get("/__stats");
-        EXPECT_EQ(r.end, End::complete);
-        return nlohmann::json::parse(r.body);
-    }
-    // Polls /__stats until pred holds, for at most 2 s.
-    template <typename Pred>
-    nlohmann::json stats_when(Pred pred) {
-        auto deadline = test::TestClock::now() + 2s;
-        nlohmann::json s = stats();
-        while (!pred(s) && test::TestClock::now() < deadline) {
-            std::this_thread::sleep_for(10ms);
-            s = stats();
-        }
-        return s;
-    }
-
-    OriginServer server;
-    Site site;
-};
-
-double elapsed_ms(test::TestClock::time_point since) {
-    return std::chrono::duration<double, std::milli>(test::TestClock::now() - since).count();
-}
-
-int open_descriptors() {
-    int n = 0;
-    if (DIR* dir = ::opendir("/proc/self/fd")) {
-        while (::readdir(dir)) ++n;
-        ::closedir(dir);
-    }
-    return n;
-}
+using test::elapsed_ms;
+using test::open_descriptors;
+using test::Running;
+using test::small_site;
 
 TEST(Origin, serves_every_page_exactly_as_the_site_truth_says) {
     Running origin(small_site());
@@ -185,7 +139,9 @@ TEST(Origin, answers_head_without_a_body_and_other_methods_with_405) {
 
     Client post = origin.client();
     post.send("POST /p/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
-    EXPECT_EQ(post.read_response().status, 405);
+    Response r = post.read_response();
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.allow, "GET, HEAD");
     EXPECT_TRUE(post.closed_within(1s));
 }
 
@@ -296,11 +252,12 @@ TEST(Origin, draws_each_attempt_from_a_counter_shared_by_all_loops) {
 TEST(Origin, counts_requests_per_path_but_not_its_stats_probe) {
     Running origin(small_site());
     Client client = origin.client();
-    for (std::string_view path : {"/p/1", "/p/1", "/p/2", "/", "/zzz"}) client.get(path);
+    for (std::string_view path : {"/p/1", "/p/1", "/p/2", "/", "/zzz", "/p/50"}) client.get(path);
     origin.stats();
     nlohmann::json s = origin.stats();
-    EXPECT_EQ(s["requests"], 5);
-    EXPECT_EQ(s["paths"], nlohmann::json({{"/p/1", 2}, {"/p/2", 1}, {"/", 1}, {"/zzz", 1}}));
+    EXPECT_EQ(s["requests"], 6);
+    EXPECT_EQ(s["paths"], nlohmann::json({{"/p/1", 2}, {"/p/2", 1}, {"/", 1}}));
+    EXPECT_EQ(s["other_paths"], 2);
     EXPECT_EQ(s["threads"], 1);
     EXPECT_EQ(origin.server.stats()["paths"], s["paths"]);
 }

@@ -79,6 +79,14 @@ TEST(RequestParser, refuses_what_is_not_http_1) {
         EXPECT_EQ(parse(bad), ParseResult::bad) << bad;
 }
 
+TEST(RequestParser, refuses_a_request_line_whose_method_cannot_be_a_token_before_it_ends) {
+    using namespace std::string_view_literals;
+    for (std::string_view junk : {"\x16\x03\x01\x02"sv, "GE\x01"sv, "\r\nG("sv, "G\0"sv, "GET\r"sv})
+        EXPECT_EQ(parse(junk), ParseResult::bad) << junk;
+    for (std::string_view start : {"G", "GET", "GET /\x01", "\r\nPOST /p", "\n"})
+        EXPECT_EQ(parse(start), ParseResult::incomplete) << start;
+}
+
 TEST(RequestParser, refuses_a_head_longer_than_its_limit_even_unfinished) {
     std::string head = "GET /p/1 HTTP/1.1\r\nX: " + std::string(max_request_head, 'a');
     EXPECT_EQ(parse(head), ParseResult::bad);

@@ -44,7 +44,8 @@ Pipe open_pipe() {
 class OriginProcess {
 public:
     // descriptor_limit: when set, the child's hard and soft RLIMIT_NOFILE.
-    explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0) {
+    explicit OriginProcess(const Spec& spec, rlim_t descriptor_limit = 0,
+                           const OriginOptions& options = {}) {
         Pipe out = open_pipe(), err = open_pipe();
         std::fflush(nullptr);  // or the child would inherit, and print, our buffered output
         pid_ = ::fork();
@@ -56,7 +57,7 @@ public:
                 rlimit limit{descriptor_limit, descriptor_limit};
                 ::setrlimit(RLIMIT_NOFILE, &limit);
             }
-            ::_exit(run_origin_command(spec));
+            ::_exit(run_origin_command(spec, options));
         }
         // Our write ends close as out and err go: with only the child's left, a read sees EOF
         // once the child exits.
@@ -164,7 +165,7 @@ void raise_descriptor_limit() {
     ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
-TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
+TEST(OriginCommand, holds_19000_connections_times_out_only_started_requests_and_stops_on_sigterm) {
     raise_descriptor_limit();
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -174,7 +175,9 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     spec.pages = 50;
     spec.threads = 2;
     spec.latency_ms = 1;
-    OriginProcess origin(spec);
+    OriginOptions options;
+    options.header_timeout_ms = 1000;
+    OriginProcess origin(spec, 0, options);
     std::uint16_t port = port_of(origin.first_line());
     ASSERT_NE(port, 0);
 
@@ -197,6 +200,23 @@ TEST(OriginCommand, holds_19000_connections_and_stops_cleanly_on_sigterm) {
     EXPECT_GE(stats["peak_connections"], 19'000);
     EXPECT_EQ(stats["requests"], 190);
     EXPECT_EQ(stats["threads"], 2);
+
+    // Among 19,000 connections, mostly idle for longer than the header timeout, the 190 that
+    // start a request and never finish it are the ones cut, on time.
+    for (std::size_t i = 50; i < clients.size(); i += 100) clients[i]->send("GET /p/1 HT");
+    auto sent = test::TestClock::now();
+    deadline = sent + 5s;
+    do {
+        std::this_thread::sleep_for(100ms);
+        test::Response r = clients.back()->get("/__stats");
+        ASSERT_EQ(r.end, End::complete);
+        stats = nlohmann::json::parse(r.body);
+    } while (stats["header_timeouts"] < 190 && test::TestClock::now() < deadline);
+    EXPECT_EQ(stats["header_timeouts"], 190);
+    EXPECT_GE(test::TestClock::now() - sent, 900ms);
+    EXPECT_EQ(stats["connections"], 19'000 - 190);
+    EXPECT_TRUE(clients[50]->closed_within(1s));
+    EXPECT_EQ(clients[0]->get("/p/2").status, 200);
 
     EXPECT_EQ(origin.stop(SIGTERM), 0);
     for (std::size_t i = 0; i < clients.size(); i += 1000)

@@ -61,8 +61,9 @@ std::vector<Record> correct_crawl(const Site& site, int retries, std::size_t bud
 
 Verdict check(const Site& site, Scenario scenario, const std::vector<Record>& records,
               std::optional<int> max_pages = std::nullopt,
-              const std::map<std::string, std::uint64_t>* counts = nullptr) {
-    return verify({site, scenario, 2, max_pages, "/", records, counts});
+              const std::map<std::string, std::uint64_t>* counts = nullptr,
+              std::uint64_t other_paths = 0) {
+    return verify({site, scenario, 2, max_pages, "/", records, counts, other_paths});
 }
 
 bool mentions(const Verdict& v, const std::string& text) {
@@ -196,4 +197,20 @@ TEST(Verify, names_a_path_the_origin_served_more_often_than_recorded) {
     Verdict v = check(site, Scenario::download, records, std::nullopt, &counts);
     EXPECT_FALSE(v.verified);
     EXPECT_TRUE(mentions(v, "the origin served /p/3 2 times"));
+}
+
+TEST(Verify, compares_the_origins_bucket_of_paths_outside_the_site_with_their_attempts) {
+    Site site = make_site();
+    std::vector<Record> records = correct_download(site, 2);
+    std::map<std::string, std::uint64_t> counts;
+    for (const std::string& path : site.download_paths()) counts[path] = 1;
+    Verdict v = check(site, Scenario::download, records, std::nullopt, &counts, 3);
+    EXPECT_FALSE(v.verified);
+    EXPECT_TRUE(mentions(v,
+                         "the origin served 3 requests for paths outside the site, but the "
+                         "records show 0 attempts"));
+    // Recorded, they are wrong fetches of the download, but not unrecorded ones.
+    for (int i = 0; i < 3; ++i) add_correct(site, "/junk" + std::to_string(i), 2, records);
+    v = check(site, Scenario::download, records, std::nullopt, &counts, 3);
+    EXPECT_FALSE(mentions(v, "paths outside the site"));
 }
