@@ -14,8 +14,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <system_error>
 
 namespace rosetta {
@@ -119,8 +121,33 @@ void Child::reap() {
     while (::wait4(pid_, &status_, 0, &usage_) < 0 && errno == EINTR) {
     }
     reaped_ = true;
-    // Anything the model left behind in its group (it should have reaped all) goes too.
+    // Anything the model left behind in its group (it should have reaped all) is counted, then
+    // killed. What it started in a group of its own (setsid) is out of reach: every process in
+    // this workbench stays in its parent's group.
+    survivors_ = running_in_group(pid_);
     ::kill(-pid_, SIGKILL);
+}
+
+int running_in_group(pid_t group) {
+    int running = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(entry.path() / "stat");
+        std::string stat;
+        std::getline(in, stat);
+        // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so after the last
+        // ')'.
+        const auto paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        std::istringstream fields(stat.substr(paren + 1));
+        char state = 0;
+        long ppid = 0, pgrp = 0;
+        if (fields >> state >> ppid >> pgrp && pgrp == group && state != 'Z' && state != 'X')
+            ++running;
+    }
+    return running;
 }
 
 void Child::signal_group(int sig) const {

@@ -32,10 +32,13 @@ public:
     int stderr_fd() const { return err_.get(); }
     int pid_fd() const { return pidfd_.get(); }  // readable when the child has exited
 
-    // Reaps the child (it must have exited: pid_fd readable). rusage includes its reaped
+    // Reaps the child (it must have exited: pid_fd readable), then kills whatever of its
+    // process group is still running (counted first: survivors()). rusage includes its reaped
     // descendants.
     void reap();
     bool reaped() const { return reaped_; }
+    // Processes of its group that were still running when it had exited, and were killed.
+    int survivors() const { return survivors_; }
     int wait_status() const { return status_; }
     const rusage& usage() const { return usage_; }
 
@@ -48,8 +51,12 @@ private:
     Fd out_, err_, pidfd_;
     bool reaped_ = false;
     int status_ = 0;
+    int survivors_ = 0;
     rusage usage_{};
 };
+
+// Processes of process group `group` that are alive and not zombies, from /proc.
+int running_in_group(pid_t group);
 
 // Resident memory of pid and all its descendants, in KiB (0 if pid is gone).
 std::uint64_t tree_rss_kib(pid_t pid);

@@ -124,6 +124,7 @@ private:
 // What the harness saw of the model from outside.
 struct Watched {
     int wait_status = 0;
+    int survivors = 0;  // processes of its group still running after it exited
     rusage usage{};
     std::uint64_t peak_rss_kib = 0;  // the process tree's, sampled
     // The kernel's side, system-wide, as growth over the sample taken just before the model
@@ -208,6 +209,7 @@ Watched watch_model(const RunOptions& o, const std::vector<int>& cpus,
     if (out_open) drain(model.stdout_fd(), w.out);
     if (err_open) drain(model.stderr_fd(), w.err);
     w.wait_status = model.wait_status();
+    w.survivors = model.survivors();
     w.usage = model.usage();
     w.wall_s = static_cast<double>(end_ns - start_ns) / 1e9;
     return w;
@@ -367,6 +369,14 @@ nlohmann::json run_model(const RunOptions& o) {
         result["completed"] = true;
         if (!watched.err.empty()) std::fputs(watched.err.c_str(), stderr);
     }
+    // Nothing of a run outlives it: a process it started that was still running once it had
+    // exited is a leak, whatever the run did (one the harness stopped is not asked: its group
+    // was killed with it).
+    if (watched.survivors > 0 && !watched.stopped)
+        fail(
+            fmt::format("left behind: {} process{} of its group still running after it exited "
+                        "(killed)",
+                        watched.survivors, watched.survivors == 1 ? "" : "es"));
 
     // 3. What the run did is what its records hold, stopped or not; the rates are defined once.
     std::vector<Record> records;

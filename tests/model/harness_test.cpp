@@ -229,6 +229,34 @@ TEST(Harness, reports_a_peer_whose_package_is_missing_as_skipped_with_its_one_li
     EXPECT_EQ(r["peer_of"], "stackless-coroutines");
 }
 
+// Nothing of a run outlives it: a model that exits leaving a process of its own running (here
+// a stand-in executable that starts a sleep and reports success) fails with that named, and
+// the process is gone after.
+TEST(Harness, fails_a_run_that_leaves_a_process_running_and_kills_it) {
+    test::ScratchDir bin("leaky-model");
+    const std::string model = bin / "rosetta-blocking";
+    std::ofstream(model) << "#!/bin/sh\n"
+                            "sleep 300 &\n"
+                            "echo $! > '"
+                         << (bin / "survivor.pid")
+                         << "'\n"
+                            "echo '{\"failure\":null,\"wall_s\":0.01}'\n";
+    std::filesystem::permissions(model, std::filesystem::perms::owner_all);
+    test::ScopedEnv bin_dir("ROSETTA_BIN_DIR", bin.path().string());
+    test::Ran ran = run_binary(
+        "rosetta",
+        {"run", "--model", "blocking", "--scenario", "download", "--pages", "5", "--json"}, 20);
+    EXPECT_EQ(ran.exit_code, 1) << ran.out << ran.err;
+    nlohmann::json r = ran.json();
+    EXPECT_FALSE(r["completed"].get<bool>());
+    EXPECT_EQ(r["failure"],
+              "left behind: 1 process of its group still running after it exited (killed)");
+    pid_t survivor = 0;
+    std::ifstream(bin / "survivor.pid") >> survivor;
+    ASSERT_GT(survivor, 0);
+    EXPECT_TRUE(has_ended(survivor)) << "the sleep it left was killed";
+}
+
 TEST(Harness, names_the_failure_when_the_model_cannot_start) {
     test::ScratchDir empty("no-models");
     test::ScopedEnv bin_dir("ROSETTA_BIN_DIR", empty.path().string());
