@@ -2,6 +2,8 @@
 // buffering Beast leaves to its caller and turns Beast's error codes into outcome classes.
 #include "scenarios/http.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -21,6 +23,10 @@ using boost::beast::error_code;
 // Beast's default of 8 KiB rejects headers real servers send (long Set-Cookie lines), and the
 // whole header may sit in our buffer until it is complete, so this also caps that buffer.
 constexpr std::uint32_t header_limit_bytes = 64 * 1024;
+// A body is streamed to the sink, never held, so its size costs time, not memory; still, none
+// of a site's pages is over 64 MiB (--page-bytes), and a response that announces or sends more
+// than four times that is refused as malformed at once, not waited on until its deadline.
+constexpr std::uint64_t body_limit_bytes = std::uint64_t{256} << 20;
 
 bool is_space_or_control(char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -142,7 +148,7 @@ private:
         explicit Wire(Impl& owner) : owner_(owner) {
             eager(true);  // header and body in one put(), not one put() per part
             header_limit(header_limit_bytes);
-            body_limit(boost::none);  // pages are streamed to the sink, never held
+            body_limit(body_limit_bytes);
         }
 
     private:
@@ -333,6 +339,11 @@ void ResponseParser::Impl::fail(Outcome outcome, std::string reason) {
 }
 
 void ResponseParser::Impl::fail_on(const error_code& ec, std::string_view input) {
+    if (ec == http::error::body_limit) {
+        fail(Outcome::malformed,
+             fmt::format("body over {} MiB (announced or sent)", body_limit_bytes >> 20));
+        return;
+    }
     // Every Beast error but need_more (handled by the caller) means the bytes are not HTTP/1.x;
     // a close mid-message never gets here, it is reported by put_eof in feed_eof.
     if (status_ == 0)

@@ -73,8 +73,9 @@ public:
     // The body is complete with the bytes handed to the sink so far: all of a Content-Length
     // (a chunked or close-delimited body is known complete only when the parse is done).
     bool body_complete() const;
-    // When failed: Outcome::malformed (the bytes are not HTTP/1.x) or Outcome::truncated (the
-    // peer closed before the response was complete). Outcome::ok otherwise.
+    // When failed: Outcome::malformed (the bytes are not HTTP/1.x, or the body is over 256 MiB,
+    // announced or sent: four times the largest page) or Outcome::truncated (the peer closed
+    // before the response was complete). Outcome::ok otherwise.
     Outcome failure() const;
     const std::string& error() const;  // one-line reason when failed, empty otherwise
     // Bytes received after the response ended (done) or after it was rejected (failed).

@@ -590,5 +590,29 @@ TEST(MakeGetRequest, refuses_a_target_or_authority_that_would_change_the_request
     EXPECT_THROW(make_get_request("host\r\n:1", "/", true), std::invalid_argument);
 }
 
+// A body is streamed, never held, but one over 256 MiB is refused at once rather than read to
+// its deadline: announced (Content-Length) or sent (chunks that add up past it).
+TEST(ResponseParser, refuses_a_body_over_256_mib_announced_or_sent) {
+    ResponseParser announced;
+    EXPECT_EQ(announced.feed("HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n"),
+              ResponseParser::State::failed);
+    EXPECT_EQ(announced.failure(), Outcome::malformed);
+    EXPECT_EQ(announced.error(), "body over 256 MiB (announced or sent)");
+
+    ResponseParser sent;
+    EXPECT_EQ(sent.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+              ResponseParser::State::need_more);
+    std::string chunk = "8000000\r\n" + std::string(0x8000000, 'x') + "\r\n";  // 128 MiB
+    EXPECT_EQ(sent.feed(chunk), ResponseParser::State::need_more);
+    EXPECT_EQ(sent.feed(chunk), ResponseParser::State::need_more);
+    EXPECT_EQ(sent.feed("1\r\n"), ResponseParser::State::failed);
+    EXPECT_EQ(sent.failure(), Outcome::malformed);
+    EXPECT_EQ(sent.body_bytes(), std::uint64_t{256} << 20);
+
+    ResponseParser at_the_limit;
+    EXPECT_EQ(at_the_limit.feed("HTTP/1.1 200 OK\r\nContent-Length: 268435456\r\n\r\n"),
+              ResponseParser::State::need_more);
+}
+
 }  // namespace
 }  // namespace rosetta

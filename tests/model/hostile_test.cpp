@@ -1,0 +1,249 @@
+// Faults beyond the origin's seven classes, one shared test each for every model: the origin
+// killed in the middle of a run, a server that accepts and never reads, a body that never
+// ends, and a body larger than a page could ever be. Whatever the server does, the model ends
+// (no hang), every URL has exactly one final outcome, attempts are numbered without a gap, and
+// nothing is left behind (the harness fails a run whose process group outlives it).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "bench/origin/origin.hpp"
+#include "support.hpp"
+
+using namespace rosetta;
+
+namespace {
+
+// A server that answers badly, on 127.0.0.1, from a thread of its own (joined by the
+// destructor). Every connection is held until the server stops.
+class HostileServer {
+public:
+    enum class Mode {
+        deaf,      // accepts and never reads a byte nor sends one
+        endless,   // a 200 with a chunked body that never ends: a byte every 10 ms
+        oversize,  // a 200 announcing a terabyte, then bytes as fast as the client takes them
+    };
+
+    explicit HostileServer(Mode mode)
+        : mode_(mode), listener_(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (!listener_ ||
+            ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(listener_.get(), 128) != 0 ||
+            ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+            throw std::runtime_error("cannot listen on 127.0.0.1 for the test");
+        port_ = ntohs(address.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~HostileServer() {
+        stop_ = true;
+        thread_.join();
+    }
+    HostileServer(const HostileServer&) = delete;
+    HostileServer& operator=(const HostileServer&) = delete;
+
+    std::string authority() const { return fmt::format("127.0.0.1:{}", port_); }
+    int accepted() const { return accepted_; }
+
+private:
+    struct Connection {
+        Fd fd;
+        std::string head;        // what came of the request, until its blank line
+        bool answering = false;  // the response's head is sent; the body follows
+    };
+
+    void serve() {
+        std::vector<Connection> connections;
+        const std::string zeros(64 * 1024, '0');
+        while (!stop_) {
+            std::vector<pollfd> polled{{listener_.get(), POLLIN, 0}};
+            for (const Connection& c : connections) {
+                short events = mode_ == Mode::deaf ? 0 : POLLIN;
+                if (c.answering && mode_ == Mode::oversize) events |= POLLOUT;
+                polled.push_back({c.fd.get(), events, 0});
+            }
+            ::poll(polled.data(), polled.size(), 10);
+            if (polled[0].revents & POLLIN) {
+                for (Fd fd; (fd = Fd(::accept4(listener_.get(), nullptr, nullptr,
+                                               SOCK_NONBLOCK | SOCK_CLOEXEC)));) {
+                    connections.push_back({std::move(fd), {}, false});
+                    ++accepted_;
+                }
+            }
+            std::vector<bool> gone(connections.size());
+            for (std::size_t i = 0; i < connections.size(); ++i) {
+                Connection& c = connections[i];
+                const short revents = i + 1 < polled.size() ? polled[i + 1].revents : 0;
+                if (revents & (POLLHUP | POLLERR)) {  // the client left: let it go
+                    gone[i] = true;
+                    continue;
+                }
+                if (revents & POLLIN) {
+                    char buffer[4096];
+                    const ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
+                    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        gone[i] = true;
+                        continue;
+                    }
+                    if (n > 0 && !c.answering) {
+                        c.head.append(buffer, static_cast<std::size_t>(n));
+                        if (c.head.find("\r\n\r\n") != std::string::npos) {
+                            c.answering = true;
+                            const char* head =
+                                mode_ == Mode::endless
+                                    ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    : "HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n";
+                            (void)::send(c.fd.get(), head, std::strlen(head), MSG_NOSIGNAL);
+                        }
+                    }
+                }
+                if (c.answering && mode_ == Mode::endless)
+                    (void)::send(c.fd.get(), "1\r\nx\r\n", 6, MSG_NOSIGNAL);
+                if (c.answering && mode_ == Mode::oversize && (revents & POLLOUT))
+                    (void)::send(c.fd.get(), zeros.data(), zeros.size(), MSG_NOSIGNAL);
+            }
+            std::erase_if(connections, [&gone, first = connections.data()](const Connection& c) {
+                return gone[static_cast<std::size_t>(&c - first)];
+            });
+        }
+    }
+
+    const Mode mode_;
+    Fd listener_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
+class EveryModel : public ::testing::TestWithParam<std::string> {
+protected:
+    // `rosetta run` of this model against `authority`, with its records read back.
+    nlohmann::json run_against(const std::string& authority, std::vector<std::string> args,
+                               std::vector<Record>& records, int deadline_s = 60) {
+        test::ScratchDir dir("hostile-test");
+        const std::string path = dir / "records.jsonl";
+        std::vector<std::string> full = {"run",      "--model", GetParam(),  "--json",
+                                         "--origin", authority, "--records", path};
+        full.insert(full.end(), args.begin(), args.end());
+        test::Ran ran = test::run_binary("rosetta", full, deadline_s);
+        records = read_records(path);
+        return ran.json();
+    }
+
+    // Every URL of the download once, with attempts 1..k and nothing after its final one;
+    // returns each URL's final outcome.
+    static std::map<std::string, Outcome> check_accounted(const std::vector<Record>& records,
+                                                          int pages, int retries) {
+        std::map<std::string, int> attempts;
+        std::map<std::string, Outcome> last;
+        for (const Record& r : records) {
+            EXPECT_EQ(r.attempt, ++attempts[r.url]) << r.url << ": attempts out of order";
+            last[r.url] = r.outcome;
+        }
+        EXPECT_EQ(static_cast<int>(last.size()), pages) << "every URL, once";
+        for (const auto& [url, n] : attempts) EXPECT_LE(n, retries + 1) << url;
+        return last;
+    }
+};
+
+// The server misbehaves in three ways; each attempt ends at its deadline (or, for a body over
+// the limit, at once), is retried once, and the run ends, every URL with that outcome.
+TEST_P(EveryModel, ends_every_attempt_on_a_server_that_accepts_and_never_reads) {
+    HostileServer server(HostileServer::Mode::deaf);
+    std::vector<Record> records;
+    nlohmann::json r = run_against(server.authority(),
+                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
+                                    "--timeout-ms", "300", "--retries", "1"},
+                                   records);
+    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+    EXPECT_EQ(r["requests"], 24) << r.dump(2);
+    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
+        EXPECT_EQ(outcome, Outcome::timeout) << url;
+}
+
+TEST_P(EveryModel, ends_a_body_that_never_ends_at_the_attempts_deadline) {
+    HostileServer server(HostileServer::Mode::endless);
+    std::vector<Record> records;
+    nlohmann::json r = run_against(server.authority(),
+                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
+                                    "--timeout-ms", "300", "--retries", "1"},
+                                   records);
+    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+    EXPECT_EQ(r["requests"], 24) << r.dump(2);
+    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
+        EXPECT_EQ(outcome, Outcome::timeout) << url;
+    for (const Record& record : records) EXPECT_GT(record.bytes, 0) << "bytes kept coming";
+}
+
+// A terabyte announced: refused as malformed from its header, never read (a deadline of 30 s
+// that is never needed), so memory stays that of a few pages.
+TEST_P(EveryModel, refuses_a_body_larger_than_any_page_at_once_in_bounded_memory) {
+    HostileServer server(HostileServer::Mode::oversize);
+    std::vector<Record> records;
+    nlohmann::json r = run_against(server.authority(),
+                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
+                                    "--timeout-ms", "30000", "--retries", "1"},
+                                   records);
+    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+    EXPECT_EQ(r["requests"], 24) << r.dump(2);
+    EXPECT_LT(r["wall_s"].get<double>(), 15) << "refused at the header, not read to a deadline";
+    EXPECT_LT(r["peak_rss_kib"].get<int>(), 512 * 1024) << r.dump(2);
+    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
+        EXPECT_EQ(outcome, Outcome::malformed) << url;
+}
+
+// The origin stops 300 ms into a run of 2 s: what was in flight ends as a reset or truncated
+// (or a timeout), what comes after as a connect error, retried within its budget; the run
+// ends at once, and every URL has one final outcome.
+TEST_P(EveryModel, accounts_for_every_url_when_the_origin_is_killed_mid_run) {
+    Spec spec;
+    spec.pages = 80;
+    spec.latency_ms = 100;
+    auto origin = std::make_unique<OriginServer>(spec);
+    origin->start();
+    const std::string authority = origin->authority();
+    std::thread killer([&origin] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        origin->stop();
+    });
+    std::vector<Record> records;
+    const auto t0 = std::chrono::steady_clock::now();
+    nlohmann::json r = run_against(authority,
+                                   {"--scenario", "download", "--pages", "80", "--concurrency", "4",
+                                    "--timeout-ms", "1000", "--retries", "2"},
+                                   records);
+    killer.join();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+    EXPECT_LT(seconds, 20) << "no hang once the origin is gone";
+    std::map<Outcome, int> finals;
+    for (const auto& [url, outcome] : check_accounted(records, 80, 2)) ++finals[outcome];
+    EXPECT_GT(finals[Outcome::ok], 0) << "some pages came before the origin went";
+    EXPECT_GT(finals[Outcome::connect_error], 0) << "the rest could not connect";
+    for (const auto& [outcome, n] : finals)
+        EXPECT_TRUE(outcome == Outcome::ok || outcome == Outcome::connect_error ||
+                    outcome == Outcome::reset || outcome == Outcome::truncated ||
+                    outcome == Outcome::timeout)
+            << to_string(outcome) << " x" << n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test),
+                         test::test_name_of);
+
+}  // namespace
