@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -131,7 +132,7 @@ private:
 };
 
 class EveryModel : public ::testing::TestWithParam<std::string> {
-protected:
+public:
     // `rosetta run` of this model against `authority`, with its records read back.
     nlohmann::json run_against(const std::string& authority, std::vector<std::string> args,
                                std::vector<Record>& records, int deadline_s = 60) {
@@ -145,102 +146,108 @@ protected:
         return ran.json();
     }
 
-    // Every URL of the download once, with attempts 1..k and nothing after its final one;
-    // returns each URL's final outcome.
+    // Every URL once (`urls` of them, when known), with attempts 1..k and nothing after its
+    // final one; returns each URL's final outcome.
     static std::map<std::string, Outcome> check_accounted(const std::vector<Record>& records,
-                                                          int pages, int retries) {
+                                                          std::optional<int> urls, int retries) {
         std::map<std::string, int> attempts;
         std::map<std::string, Outcome> last;
         for (const Record& r : records) {
             EXPECT_EQ(r.attempt, ++attempts[r.url]) << r.url << ": attempts out of order";
             last[r.url] = r.outcome;
         }
-        EXPECT_EQ(static_cast<int>(last.size()), pages) << "every URL, once";
+        if (urls) {
+            EXPECT_EQ(static_cast<int>(last.size()), *urls) << "every URL, once";
+        }
         for (const auto& [url, n] : attempts) EXPECT_LE(n, retries + 1) << url;
         return last;
     }
 };
 
 // The server misbehaves in three ways; each attempt ends at its deadline (or, for a body over
-// the limit, at once), is retried once, and the run ends, every URL with that outcome.
+// the limit, at once), is retried once, and the run ends, every URL with that outcome: the
+// download's eight, or the crawl's one (its start page, which never came).
+void expect_every_url_ends_as(EveryModel& test, HostileServer::Mode mode, Outcome outcome,
+                              const char* timeout_ms) {
+    for (const std::string scenario : {"download", "crawl"}) {
+        SCOPED_TRACE(scenario);
+        HostileServer server(mode);
+        std::vector<Record> records;
+        nlohmann::json r =
+            test.run_against(server.authority(),
+                             {"--scenario", scenario, "--pages", "8", "--concurrency", "4",
+                              "--timeout-ms", timeout_ms, "--retries", "1"},
+                             records);
+        const int urls = scenario == "download" ? 8 : 1;
+        EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+        EXPECT_EQ(r["requests"], 2 * urls) << r.dump(2);
+        for (const auto& [url, last] : EveryModel::check_accounted(records, urls, 1))
+            EXPECT_EQ(last, outcome) << url;
+        if (mode == HostileServer::Mode::endless) {
+            for (const Record& record : records) EXPECT_GT(record.bytes, 0) << "bytes kept coming";
+        }
+        if (mode == HostileServer::Mode::oversize) {
+            EXPECT_LT(r["wall_s"].get<double>(), 15) << "refused at its header, not read";
+            EXPECT_LT(r["peak_rss_kib"].get<int>(), 512 * 1024) << r.dump(2);
+        }
+    }
+}
+
 TEST_P(EveryModel, ends_every_attempt_on_a_server_that_accepts_and_never_reads) {
-    HostileServer server(HostileServer::Mode::deaf);
-    std::vector<Record> records;
-    nlohmann::json r = run_against(server.authority(),
-                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
-                                    "--timeout-ms", "300", "--retries", "1"},
-                                   records);
-    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
-    EXPECT_EQ(r["requests"], 24) << r.dump(2);
-    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
-        EXPECT_EQ(outcome, Outcome::timeout) << url;
+    expect_every_url_ends_as(*this, HostileServer::Mode::deaf, Outcome::timeout, "200");
 }
 
 TEST_P(EveryModel, ends_a_body_that_never_ends_at_the_attempts_deadline) {
-    HostileServer server(HostileServer::Mode::endless);
-    std::vector<Record> records;
-    nlohmann::json r = run_against(server.authority(),
-                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
-                                    "--timeout-ms", "300", "--retries", "1"},
-                                   records);
-    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
-    EXPECT_EQ(r["requests"], 24) << r.dump(2);
-    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
-        EXPECT_EQ(outcome, Outcome::timeout) << url;
-    for (const Record& record : records) EXPECT_GT(record.bytes, 0) << "bytes kept coming";
+    expect_every_url_ends_as(*this, HostileServer::Mode::endless, Outcome::timeout, "200");
 }
 
-// A terabyte announced: refused as malformed from its header, never read (a deadline of 30 s
-// that is never needed), so memory stays that of a few pages.
+// A terabyte announced: refused as malformed from its header, never read (the deadline of 30 s
+// is never needed), so memory stays that of a few pages.
 TEST_P(EveryModel, refuses_a_body_larger_than_any_page_at_once_in_bounded_memory) {
-    HostileServer server(HostileServer::Mode::oversize);
-    std::vector<Record> records;
-    nlohmann::json r = run_against(server.authority(),
-                                   {"--scenario", "download", "--pages", "12", "--concurrency", "4",
-                                    "--timeout-ms", "30000", "--retries", "1"},
-                                   records);
-    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
-    EXPECT_EQ(r["requests"], 24) << r.dump(2);
-    EXPECT_LT(r["wall_s"].get<double>(), 15) << "refused at the header, not read to a deadline";
-    EXPECT_LT(r["peak_rss_kib"].get<int>(), 512 * 1024) << r.dump(2);
-    for (const auto& [url, outcome] : check_accounted(records, 12, 1))
-        EXPECT_EQ(outcome, Outcome::malformed) << url;
+    expect_every_url_ends_as(*this, HostileServer::Mode::oversize, Outcome::malformed, "30000");
 }
 
 // The origin stops 300 ms into a run of 2 s: what was in flight ends as a reset or truncated
 // (or a timeout), what comes after as a connect error, retried within its budget; the run
-// ends at once, and every URL has one final outcome.
+// ends at once, and every URL has one final outcome (the crawl's: every URL it found).
 TEST_P(EveryModel, accounts_for_every_url_when_the_origin_is_killed_mid_run) {
-    Spec spec;
-    spec.pages = 80;
-    spec.latency_ms = 100;
-    auto origin = std::make_unique<OriginServer>(spec);
-    origin->start();
-    const std::string authority = origin->authority();
-    std::thread killer([&origin] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        origin->stop();
-    });
-    std::vector<Record> records;
-    const auto t0 = std::chrono::steady_clock::now();
-    nlohmann::json r = run_against(authority,
-                                   {"--scenario", "download", "--pages", "80", "--concurrency", "4",
-                                    "--timeout-ms", "1000", "--retries", "2"},
-                                   records);
-    killer.join();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
-    EXPECT_LT(seconds, 20) << "no hang once the origin is gone";
-    std::map<Outcome, int> finals;
-    for (const auto& [url, outcome] : check_accounted(records, 80, 2)) ++finals[outcome];
-    EXPECT_GT(finals[Outcome::ok], 0) << "some pages came before the origin went";
-    EXPECT_GT(finals[Outcome::connect_error], 0) << "the rest could not connect";
-    for (const auto& [outcome, n] : finals)
-        EXPECT_TRUE(outcome == Outcome::ok || outcome == Outcome::connect_error ||
-                    outcome == Outcome::reset || outcome == Outcome::truncated ||
-                    outcome == Outcome::timeout)
-            << to_string(outcome) << " x" << n;
+    for (const std::string scenario : {"download", "crawl"}) {
+        SCOPED_TRACE(scenario);
+        Spec spec;
+        spec.pages = 80;
+        spec.latency_ms = 100;
+        auto origin = std::make_unique<OriginServer>(spec);
+        origin->start();
+        const std::string authority = origin->authority();
+        std::thread killer([&origin] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            origin->stop();
+        });
+        std::vector<Record> records;
+        const auto t0 = std::chrono::steady_clock::now();
+        nlohmann::json r = run_against(authority,
+                                       {"--scenario", scenario, "--pages", "80", "--concurrency",
+                                        "4", "--timeout-ms", "1000", "--retries", "2"},
+                                       records);
+        killer.join();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(r["failure"], nullptr) << r.dump(2);
+        EXPECT_LT(seconds, 20) << "no hang once the origin is gone";
+        std::map<Outcome, int> finals;
+        const auto urls = scenario == "download" ? std::optional<int>(80) : std::nullopt;
+        const std::map<std::string, Outcome> final_of = check_accounted(records, urls, 2);
+        for (const auto& [url, last] : final_of) ++finals[last];
+        EXPECT_EQ(r["urls"].get<std::size_t>(), final_of.size())
+            << "the result counts each URL once";
+        EXPECT_GT(finals[Outcome::ok], 0) << "some pages came before the origin went";
+        EXPECT_GT(finals[Outcome::connect_error], 0) << "the rest could not connect";
+        for (const auto& [outcome, n] : finals)
+            EXPECT_TRUE(outcome == Outcome::ok || outcome == Outcome::connect_error ||
+                        outcome == Outcome::reset || outcome == Outcome::truncated ||
+                        outcome == Outcome::timeout)
+                << to_string(outcome) << " x" << n;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EveryModel, ::testing::ValuesIn(test::models_under_test),
