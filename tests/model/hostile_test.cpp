@@ -3,7 +3,6 @@
 // ends, and a body larger than a page could ever be. Whatever the server does, the model ends
 // (no hang), every URL has exactly one final outcome, attempts are numbered without a gap, and
 // nothing is left behind (the harness fails a run whose process group outlives it).
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,7 +15,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "bench/origin/origin.hpp"
@@ -27,7 +25,7 @@ using namespace rosetta;
 namespace {
 
 // A server that answers badly, on 127.0.0.1, from a thread of its own (joined by the
-// destructor). Every connection is held until the server stops.
+// destructor). Each connection is held until its client leaves or the server stops.
 class HostileServer {
 public:
     enum class Mode {
