@@ -169,11 +169,14 @@ Watched watch_model(const RunOptions& o, const std::vector<int>& cpus,
         std::array<pollfd, 3> p = {pollfd{out_open ? model.stdout_fd() : -1, POLLIN, 0},
                                    pollfd{err_open ? model.stderr_fd() : -1, POLLIN, 0},
                                    pollfd{model.pid_fd(), POLLIN, 0}};
-        ::poll(p.data(), p.size(), 5);
-        std::int64_t now = monotonic_ns();
+        // Sampled before the wait, so the first sample is of the process just started: a run
+        // that ends within the first wait (20 pages take ~20 ms) still has its memory since
+        // exec, not 0 (after the exit /proc no longer shows it).
         w.peak_rss_kib = std::max(w.peak_rss_kib, tree_rss_kib(model.pid()));
         w.peak_rss_kib = std::max(w.peak_rss_kib, peak_rss_since_exec_kib(model.pid()));
         sample_kernel();
+        ::poll(p.data(), p.size(), 5);
+        std::int64_t now = monotonic_ns();
         if (p[0].revents) out_open = drain(model.stdout_fd(), w.out);
         if (p[1].revents) err_open = drain(model.stderr_fd(), w.err);
         if (p[2].revents & POLLIN) {
