@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "scenarios/net.hpp"
 
@@ -35,6 +36,14 @@ std::optional<std::string> check_appendable(std::string_view option, const std::
     // write would.
     Fd through(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!through) return reason(option, path, errno);
+    return std::nullopt;
+}
+
+std::optional<std::string> check_regular_if_present(std::string_view option,
+                                                    const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+        return fmt::format("{} {}: not a regular file", option, path);
     return std::nullopt;
 }
 

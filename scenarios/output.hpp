@@ -15,6 +15,12 @@ namespace rosetta {
 // A full device such as /dev/full passes: only a write finds that out.
 std::optional<std::string> check_appendable(std::string_view option, const std::string& path);
 
+// For a file that will be read back: nullopt when path is missing or a regular file, else
+// "OPTION PATH: not a regular file". A device or a pipe gives back something else, or never
+// ends (/dev/full reads as endless zeros, read into memory until there is none).
+std::optional<std::string> check_regular_if_present(std::string_view option,
+                                                    const std::string& path);
+
 // Appends text in one write and checks that all of it landed: nullopt, or "OPTION PATH: reason".
 std::optional<std::string> append_to(std::string_view option, const std::string& path,
                                      std::string_view text);

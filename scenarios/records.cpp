@@ -7,11 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "scenarios/output.hpp"
 
 namespace rosetta {
 
@@ -253,11 +254,7 @@ RunTotals Recorder::totals() const {
 }
 
 std::vector<Record> read_records(const std::string& path) {
-    // Only a regular file is read: a device or a pipe may never end (/dev/full reads as endless
-    // zeros) and would be read into memory until there is none.
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
-        throw std::runtime_error(fmt::format("records {}: not a regular file", path));
+    if (auto why = check_regular_if_present("records", path)) throw std::runtime_error(*why);
     std::ifstream in(path);
     if (!in) throw std::runtime_error(fmt::format("cannot read records {}", path));
     std::vector<Record> records;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "scenarios/url.hpp"
 
@@ -71,6 +72,16 @@ std::string FaultRates::to_string() const {
     return text.empty() ? "none" : text;
 }
 
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (std::size_t from = 0;;) {
+        const std::size_t at = text.find(separator, from);
+        parts.push_back(text.substr(from, at - from));
+        if (at == std::string_view::npos) return parts;
+        from = at + 1;
+    }
+}
+
 FaultRates parse_faults(std::string_view text) {
     FaultRates rates;
     text = trim(text);
@@ -84,16 +95,12 @@ FaultRates parse_faults(std::string_view text) {
     if (std::ranges::any_of(text, control))
         throw std::invalid_argument("holds a control character (a newline, a carriage return...)");
     if (text == "none") return rates;
-    const std::string_view whole = text;
     std::map<std::string_view, bool> seen;
-    for (bool more = true; more;) {
-        auto comma = text.find(',');
-        std::string_view item = trim(text.substr(0, comma));
-        more = comma != std::string_view::npos;
-        if (more) text.remove_prefix(comma + 1);
+    for (std::string_view part : split(text, ',')) {
+        std::string_view item = trim(part);
         if (item.empty())
             throw std::invalid_argument(
-                fmt::format("'{}' has an empty item (a comma too many)", whole));
+                fmt::format("'{}' has an empty item (a comma too many)", text));
         auto eq = item.find('=');
         if (eq == std::string_view::npos)
             throw std::invalid_argument(fmt::format("'{}' is not NAME=RATE", item));
@@ -356,12 +363,7 @@ bool is_host(const std::string& host) {
         in_addr address{};
         return ::inet_pton(AF_INET, host.c_str(), &address) == 1;
     }
-    std::string_view rest = host;
-    for (bool more = true; more;) {
-        auto dot = rest.find('.');
-        std::string_view label = rest.substr(0, dot);
-        more = dot != std::string_view::npos;
-        if (more) rest.remove_prefix(dot + 1);
+    for (std::string_view label : split(host, '.')) {
         if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
             return false;
         for (char c : label)

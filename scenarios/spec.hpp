@@ -41,6 +41,11 @@ struct FaultRates {
 // stray comma), an unknown or repeated class, a rate that is not such a number, a sum over 1.
 FaultRates parse_faults(std::string_view text);
 
+// The parts of text between separators, empty ones included ("a,,b" gives "a", "", "b"; ""
+// gives one empty part): the lists on a command line refuse a stray separator rather than
+// skip it.
+std::vector<std::string_view> split(std::string_view text, char separator);
+
 // Numbers on a command line are decimal text, nothing else. CLI11 reads them with strtoll(s, 0)
 // and strtold, so on its own "010" would be 8, "0x10" 16, " 10" 10, and "nan" would pass any
 // range check (every comparison with it is false).

@@ -16,19 +16,22 @@ class LoopbackPort {
 public:
     enum class Mode { bound, listening };
 
-    explicit LoopbackPort(Mode mode) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    // backlog: how many connections may wait to be accepted (listening).
+    explicit LoopbackPort(Mode mode, int backlog = 1)
+        : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t length = sizeof address;
         if (!fd_ || ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            (mode == Mode::listening && ::listen(fd_.get(), 1) != 0) ||
+            (mode == Mode::listening && ::listen(fd_.get(), backlog) != 0) ||
             ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
             throw std::runtime_error("cannot bind a 127.0.0.1 port for the test");
         port_ = ntohs(address.sin_port);
     }
 
     std::uint16_t port() const { return port_; }
+    int fd() const { return fd_.get(); }
 
 private:
     Fd fd_;

@@ -31,19 +31,11 @@ template <typename T>
 CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector<T>& values,
                              const std::string& type, CLI::Validator each,
                              const std::string& help) {
-    auto items_of = [](const std::string& text) {
-        std::vector<std::string> items;
-        for (std::size_t from = 0;;) {
-            std::size_t comma = text.find(',', from);
-            items.push_back(text.substr(from, comma - from));
-            if (comma == std::string::npos) return items;
-            from = comma + 1;
-        }
-    };
     CLI::Validator list(
-        [items_of, each](std::string& text) {
+        [each](std::string& text) {
             std::string checked;
-            for (std::string item : items_of(text)) {
+            for (std::string_view part : rosetta::split(text, ',')) {
+                std::string item(part);
                 if (item.empty())
                     return fmt::format("'{}' has an empty item (a comma too many)", text);
                 if (std::string error = each(item); !error.empty()) return error;
@@ -56,13 +48,13 @@ CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector
     return app
         .add_option_function<std::string>(
             name,
-            [&values, items_of](const std::string& text) {
+            [&values](const std::string& text) {
                 values.clear();
-                for (const std::string& item : items_of(text)) {
+                for (std::string_view item : rosetta::split(text, ',')) {
                     if constexpr (std::is_same_v<T, int>) {
-                        values.push_back(std::stoi(item));
+                        values.push_back(std::stoi(std::string(item)));
                     } else {
-                        values.push_back(item);
+                        values.push_back(std::string(item));
                     }
                 }
             },
@@ -233,14 +225,10 @@ int main(int argc, char** argv) {
             why = e.what();
         }
         if (!why && !spec.out.empty()) why = check_appendable("--out", spec.out);
-        // The harness reads the records back to count and verify them: a device or a pipe
-        // would give back something else, or never end (/dev/full reads as endless zeros).
-        std::error_code ec;
-        if (!why && !spec.records.empty() && std::filesystem::exists(spec.records, ec) &&
-            !std::filesystem::is_regular_file(spec.records, ec))
-            why =
-                fmt::format("--records {}: not a regular file (rosetta run reads the records back)",
-                            spec.records);
+        // The harness reads the records back to count and verify them.
+        if (!why && !spec.records.empty())
+            if ((why = check_regular_if_present("--records", spec.records)))
+                *why += " (rosetta run reads the records back)";
         if (!why && !spec.records.empty()) why = check_appendable("--records", spec.records);
         if (why) {
             std::cerr << "rosetta: " << *why << "\n";
@@ -309,14 +297,9 @@ int main(int argc, char** argv) {
             }
             cells_of(grid);  // a bad grid is an error before anything runs or is written
             if (!matrix->count("--out")) std::filesystem::create_directories("results");
-            // The results file is read back first, to resume: a device or a pipe would give back
-            // something else, or never end (/dev/full reads as endless zeros).
-            std::error_code ec;
-            if (std::filesystem::exists(matrix_options.out, ec) &&
-                !std::filesystem::is_regular_file(matrix_options.out, ec))
-                throw std::invalid_argument(fmt::format(
-                    "--out {}: not a regular file (rosetta matrix reads it back to resume)",
-                    matrix_options.out));
+            // The results file is read back first, to resume.
+            if (auto why = check_regular_if_present("--out", matrix_options.out))
+                throw std::invalid_argument(*why + " (rosetta matrix reads it back to resume)");
             if (auto why = check_appendable("--out", matrix_options.out))
                 throw std::invalid_argument(*why);
             std::signal(SIGPIPE, SIG_IGN);

@@ -3,8 +3,8 @@
 // ends, and a body larger than a page could ever be. Whatever the server does, the model ends
 // (no hang), every URL has exactly one final outcome, attempts are numbered without a gap, and
 // nothing is left behind (the harness fails a run whose process group outlives it).
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,17 +35,8 @@ public:
     };
 
     explicit HostileServer(Mode mode)
-        : mode_(mode), listener_(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) {
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        if (!listener_ ||
-            ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            ::listen(listener_.get(), 128) != 0 ||
-            ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-            throw std::runtime_error("cannot listen on 127.0.0.1 for the test");
-        port_ = ntohs(address.sin_port);
+        : mode_(mode), listener_(test::LoopbackPort::Mode::listening, 128) {
+        ::fcntl(listener_.fd(), F_SETFL, O_NONBLOCK);  // accepted until EAGAIN
         thread_ = std::thread([this] { serve(); });
     }
     ~HostileServer() {
@@ -55,7 +46,7 @@ public:
     HostileServer(const HostileServer&) = delete;
     HostileServer& operator=(const HostileServer&) = delete;
 
-    std::string authority() const { return fmt::format("127.0.0.1:{}", port_); }
+    std::string authority() const { return fmt::format("127.0.0.1:{}", listener_.port()); }
     int accepted() const { return accepted_; }
 
 private:
@@ -69,7 +60,7 @@ private:
         std::vector<Connection> connections;
         const std::string zeros(64 * 1024, '0');
         while (!stop_) {
-            std::vector<pollfd> polled{{listener_.get(), POLLIN, 0}};
+            std::vector<pollfd> polled{{listener_.fd(), POLLIN, 0}};
             for (const Connection& c : connections) {
                 short events = mode_ == Mode::deaf ? 0 : POLLIN;
                 if (c.answering && mode_ == Mode::oversize) events |= POLLOUT;
@@ -77,7 +68,7 @@ private:
             }
             ::poll(polled.data(), polled.size(), 10);
             if (polled[0].revents & POLLIN) {
-                for (Fd fd; (fd = Fd(::accept4(listener_.get(), nullptr, nullptr,
+                for (Fd fd; (fd = Fd(::accept4(listener_.fd(), nullptr, nullptr,
                                                SOCK_NONBLOCK | SOCK_CLOEXEC)));) {
                     connections.push_back({std::move(fd), {}, false});
                     ++accepted_;
@@ -122,8 +113,7 @@ private:
     }
 
     const Mode mode_;
-    Fd listener_;
-    std::uint16_t port_ = 0;
+    test::LoopbackPort listener_;
     std::atomic<bool> stop_{false};
     std::atomic<int> accepted_{0};
     std::thread thread_;
